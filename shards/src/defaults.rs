@@ -1,0 +1,44 @@
+//! Every default of the server, each named after the nats-server option it mirrors
+//! (`server/const.go` in nats-server).
+
+use std::time::Duration;
+
+/// The version advertised in INFO and printed by `-v`. Clients gate features on it (spec
+/// G-01). We implement the core protocol as nats-server 2.14 speaks it (post-PONG INFO with
+/// `connect_info`, the 503 no-responders block with `Nats-Subject`), and no JetStream: the
+/// version-gated client features are all JetStream features, and without `jetstream` in INFO
+/// clients do not use them.
+pub const VERSION: &str = "2.14.5";
+/// Client protocol version (`PROTO`).
+pub const PROTO: i32 = 1;
+/// Default client port (`DEFAULT_PORT`).
+pub const DEFAULT_PORT: u16 = 4222;
+/// Default client bind host (`DEFAULT_HOST`).
+pub const DEFAULT_HOST: &str = "0.0.0.0";
+/// Maximum length of the argument part of a protocol line (`max_control_line`).
+pub const MAX_CONTROL_LINE_SIZE: usize = 4096;
+/// Maximum message payload (`max_payload`).
+pub const MAX_PAYLOAD_SIZE: usize = 1024 * 1024;
+/// Maximum outbound bytes pending for one client (`max_pending`).
+pub const MAX_PENDING_SIZE: usize = 64 * 1024 * 1024;
+/// Maximum number of client connections (`max_connections`).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 64 * 1024;
+/// Server PING cadence (`ping_interval`).
+pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(120);
+/// Outstanding PINGs before `Stale Connection` (`ping_max`).
+pub const DEFAULT_PING_MAX_OUT: u32 = 2;
+/// The first PING to a client goes out this long after CONNECT (`firstClientPingInterval`).
+pub const FIRST_CLIENT_PING_INTERVAL: Duration = Duration::from_secs(2);
+/// A flush that takes longer closes the client as a slow consumer (`write_deadline`).
+pub const DEFAULT_FLUSH_DEADLINE: Duration = Duration::from_secs(10);
+/// Maximum subscriptions per connection, 0 = unlimited (`max_subscriptions`).
+pub const DEFAULT_MAX_SUBSCRIPTIONS: usize = 0;
+/// Authentication timeout (`authorization.timeout`).
+pub const AUTH_TIMEOUT: Duration = Duration::from_secs(2);
+/// Size of the closed-connections ring (`max_closed_clients`).
+pub const DEFAULT_MAX_CLOSED_CLIENTS: usize = 10_000;
+/// Memory glommio registers per ring for file I/O. We do no file I/O on the hot path, and the
+/// default (10 MiB in 3 rings per executor) exceeds a default 8 MiB memlock limit.
+pub const GLOMMIO_IO_MEMORY: usize = 64 * 1024;
+/// Initial size of a connection's read buffer; it grows for larger frames.
+pub const READ_BUFFER_SIZE: usize = 64 * 1024;

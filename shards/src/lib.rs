@@ -1,0 +1,26 @@
+//! The nats-tpc engine: the NATS client protocol served thread-per-core on io_uring.
+//!
+//! # Layout
+//! - [`protocol`]: parser, wire errors, INFO/CONNECT documents. No I/O.
+//! - [`subject`]: subject and wildcard rules.
+//! - [`sublist`]: the subscription index (token trie with a match cache).
+//! - [`shard`]: what one core owns (connections, subscriptions, the other shards' interest)
+//!   and delivery; [`shard::conn`] is a client connection, [`shard::mesh`] what crosses cores.
+//! - [`server`]: start-up (io_uring check, listeners, executors).
+//! - [`defaults`], [`options`]: every default, named after the nats-server option.
+//!
+//! # Threads
+//! One glommio executor per shard, pinned to a CPU of the process's affinity mask, each
+//! with its own `SO_REUSEPORT` listener; one more executor, the control shard, for what is
+//! global (monitor and routes in later work). Shards share nothing on the hot path: they
+//! talk over one SPSC channel per ordered pair (see [`shard::mesh`]).
+
+pub mod defaults;
+pub mod nkey;
+pub mod options;
+pub mod protocol;
+pub mod server;
+pub mod shard;
+pub mod subject;
+pub mod sublist;
+pub mod uring;

@@ -1,0 +1,65 @@
+//! Server options: what the command line and the config file resolve to.
+
+use std::time::Duration;
+
+use crate::defaults::*;
+
+/// All settings the engine reads. Built by the binary from flags and the config file.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Client bind host (`-a`, `host`).
+    pub host: String,
+    /// Client port; `-1` picks a random port (`-p`, `port`).
+    pub port: i32,
+    /// Server name (`server_name`); defaults to the server id.
+    pub server_name: Option<String>,
+    /// Number of client shards (`--shards`, `shards`); 0 means one per usable CPU.
+    pub shards: usize,
+    /// `max_payload`.
+    pub max_payload: usize,
+    /// `max_control_line`.
+    pub max_control_line: usize,
+    /// `max_pending`.
+    pub max_pending: usize,
+    /// `max_connections`; 0 rejects every client, as in nats-server.
+    pub max_connections: usize,
+    /// `max_subscriptions` per connection; 0 = unlimited.
+    pub max_subscriptions: usize,
+    /// `ping_interval`.
+    pub ping_interval: Duration,
+    /// `ping_max`.
+    pub ping_max: u32,
+    /// `write_deadline`.
+    pub write_deadline: Duration,
+    /// `no_header_support`.
+    pub no_header_support: bool,
+    /// `debug` / `-D`.
+    pub debug: bool,
+    /// `trace` / `-V`.
+    pub trace: bool,
+    /// Cluster name, when the config has a `cluster {}` block; shown in INFO.
+    pub cluster_name: Option<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            host: DEFAULT_HOST.to_string(),
+            port: DEFAULT_PORT as i32,
+            server_name: None,
+            shards: 0,
+            max_payload: MAX_PAYLOAD_SIZE,
+            max_control_line: MAX_CONTROL_LINE_SIZE,
+            max_pending: MAX_PENDING_SIZE,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_subscriptions: DEFAULT_MAX_SUBSCRIPTIONS,
+            ping_interval: DEFAULT_PING_INTERVAL,
+            ping_max: DEFAULT_PING_MAX_OUT,
+            write_deadline: DEFAULT_FLUSH_DEADLINE,
+            no_header_support: false,
+            debug: false,
+            trace: false,
+            cluster_name: None,
+        }
+    }
+}

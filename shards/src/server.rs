@@ -1,0 +1,243 @@
+//! Start-up: checks io_uring, binds the listeners, builds the shard mesh and starts one
+//! glommio executor per shard plus the control shard.
+//!
+//! Listeners are made with socket2, one per shard on the same address with `SO_REUSEPORT`,
+//! so the kernel spreads connections over the shards. Because `SO_REUSEPORT` would also let
+//! a second server start silently on a busy port, the port is first probed with a plain
+//! socket that fails like nats-server does when the port is taken.
+
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::os::fd::{FromRawFd, IntoRawFd};
+use std::sync::atomic::{AtomicU64, AtomicUsize};
+use std::sync::{mpsc, Arc, Barrier};
+use std::time::Duration;
+
+use glommio::{LocalExecutorBuilder, Placement};
+use log::error;
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::defaults::GLOMMIO_IO_MEMORY;
+use crate::options::Options;
+use crate::shard::{conn, mesh, Shard, Shared};
+use crate::{nkey, uring};
+
+/// Why the server could not start. The binary prints it as a fatal log line and exits 1.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Uring(#[from] uring::UringUnavailable),
+    #[error("Error listening on port: {addr}, \"listen tcp {addr}: {err}\"")]
+    Listen { addr: String, err: String },
+    #[error("could not start shard executor: {0}")]
+    Executor(String),
+}
+
+/// A running server.
+pub struct Running {
+    /// The address clients connect to (with the real port for `-p -1`).
+    pub client_addr: SocketAddr,
+    /// Number of client shards.
+    pub shards: usize,
+    /// Server id.
+    pub server_id: String,
+    /// Server name.
+    pub server_name: String,
+}
+
+fn host_port(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+fn listen_err(host: &str, port: u16, e: io::Error) -> StartError {
+    let err = match e.raw_os_error() {
+        Some(libc::EADDRINUSE) => "bind: address already in use".to_string(),
+        Some(libc::EADDRNOTAVAIL) => "bind: cannot assign requested address".to_string(),
+        Some(libc::EACCES) => "bind: permission denied".to_string(),
+        _ => e.to_string(),
+    };
+    StartError::Listen {
+        addr: host_port(host, port),
+        err,
+    }
+}
+
+fn resolve(host: &str, port: u16) -> Result<SocketAddr, StartError> {
+    (host, port)
+        .to_socket_addrs()
+        .map_err(|e| listen_err(host, port, e))?
+        .next()
+        .ok_or_else(|| listen_err(host, port, io::ErrorKind::AddrNotAvailable.into()))
+}
+
+fn new_socket(addr: &SocketAddr) -> io::Result<Socket> {
+    let s = Socket::new(
+        Domain::for_address(*addr),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )?;
+    s.set_reuse_address(true)?;
+    s.set_nonblocking(true)?;
+    Ok(s)
+}
+
+/// Binds `n` listeners on one port. Port 0 picks a free port.
+fn bind_listeners(
+    host: &str,
+    port: u16,
+    n: usize,
+) -> Result<(Vec<Socket>, SocketAddr), StartError> {
+    let addr = resolve(host, port)?;
+    // The probe: no SO_REUSEPORT, so it fails when any server (ours included) holds the port.
+    let probe = new_socket(&addr).map_err(|e| listen_err(host, port, e))?;
+    probe
+        .bind(&addr.into())
+        .map_err(|e| listen_err(host, port, e))?;
+    let bound = probe
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_socket())
+        .unwrap_or(addr);
+    drop(probe);
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let s = new_socket(&bound).map_err(|e| listen_err(host, bound.port(), e))?;
+        s.set_reuse_port(true)
+            .map_err(|e| listen_err(host, bound.port(), e))?;
+        s.bind(&bound.into())
+            .map_err(|e| listen_err(host, bound.port(), e))?;
+        s.listen(4096)
+            .map_err(|e| listen_err(host, bound.port(), e))?;
+        out.push(s);
+    }
+    Ok((out, bound))
+}
+
+/// The CPUs this process may run on (its affinity mask, so taskset and cpusets count).
+pub fn usable_cpus() -> Vec<core_affinity::CoreId> {
+    core_affinity::get_core_ids().unwrap_or_default()
+}
+
+/// Starts the server. Returns once every shard accepts connections.
+pub fn start(opts: Options) -> Result<Running, StartError> {
+    uring::check()?;
+    let cpus = usable_cpus();
+    let n = if opts.shards > 0 {
+        opts.shards
+    } else {
+        cpus.len().max(1)
+    };
+    let port = if opts.port < 0 { 0 } else { opts.port as u16 };
+    let (listeners, client_addr) = bind_listeners(&opts.host, port, n)?;
+    let server_id = nkey::new_server_id();
+    let server_name = opts
+        .server_name
+        .clone()
+        .unwrap_or_else(|| server_id.clone());
+    let shared = Arc::new(Shared {
+        opts,
+        server_id: server_id.clone(),
+        server_name: server_name.clone(),
+        port: client_addr.port(),
+        nshards: n,
+        next_cid: AtomicU64::new(1),
+        num_clients: AtomicUsize::new(0),
+    });
+
+    let mesh_ends = mesh::build(n);
+    let connected = Arc::new(Barrier::new(n));
+    let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
+    for ((id, listener), ends) in listeners.into_iter().enumerate().zip(mesh_ends) {
+        let shared = shared.clone();
+        let cpu = (!cpus.is_empty()).then(|| cpus[id % cpus.len()]);
+        let connected = connected.clone();
+        let ready = ready_tx.clone();
+        LocalExecutorBuilder::new(Placement::Unbound)
+            .name(&format!("shard-{id}"))
+            .io_memory(GLOMMIO_IO_MEMORY)
+            .spawn(move || async move {
+                if let Some(cpu) = cpu {
+                    core_affinity::set_for_current(cpu);
+                }
+                run_shard(id, shared, listener, ends, connected, ready).await
+            })
+            .map_err(|e| StartError::Executor(e.to_string()))?;
+    }
+    drop(ready_tx);
+    for _ in 0..n {
+        match ready_rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(StartError::Executor(e)),
+            Err(_) => return Err(StartError::Executor("a shard did not start".into())),
+        }
+    }
+    start_control()?;
+    Ok(Running {
+        client_addr,
+        shards: n,
+        server_id,
+        server_name,
+    })
+}
+
+/// The control shard: one more executor, unpinned, for what is global to the server. It
+/// will run the HTTP monitor and the cluster routes; today it only exists.
+fn start_control() -> Result<(), StartError> {
+    LocalExecutorBuilder::new(Placement::Unbound)
+        .name("control")
+        .io_memory(GLOMMIO_IO_MEMORY)
+        .spawn(|| async move {
+            futures_lite::future::pending::<()>().await;
+        })
+        .map_err(|e| StartError::Executor(e.to_string()))?;
+    Ok(())
+}
+
+async fn run_shard(
+    id: usize,
+    shared: Arc<Shared>,
+    listener: Socket,
+    ends: mesh::MeshEnds,
+    connected: Arc<Barrier>,
+    ready: mpsc::Sender<Result<(), String>>,
+) {
+    let shard = Shard::new(id, shared);
+    let mut senders = Vec::new();
+    for (to, tx) in ends.senders.into_iter().enumerate() {
+        if let Some(tx) = tx {
+            senders.push((to, tx.connect().await));
+        }
+    }
+    let mut receivers = Vec::new();
+    for (from, rx) in ends.receivers.into_iter().enumerate() {
+        if let Some(rx) = rx {
+            receivers.push((from, rx.connect().await));
+        }
+    }
+    // Every shard has connected its ends before anyone sends.
+    connected.wait();
+    for (to, tx) in senders {
+        glommio::spawn_local(shard.clone().pump(to, tx)).detach();
+    }
+    for (from, rx) in receivers {
+        glommio::spawn_local(shard.clone().receive(from, rx)).detach();
+    }
+    // SAFETY: the fd comes from a socket we own and hand over whole.
+    let listener = unsafe { glommio::net::TcpListener::from_raw_fd(listener.into_raw_fd()) };
+    let _ = ready.send(Ok(()));
+    loop {
+        match listener.accept().await {
+            Ok(stream) => {
+                glommio::spawn_local(conn::serve(shard.clone(), stream)).detach();
+            }
+            Err(e) => {
+                error!("Error accepting client connection: {e}");
+                glommio::timer::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,871 @@
+//! A client connection: its reader task (parse and act), its writer task (coalesced
+//! flushes, PING timer, slow-consumer deadline) and the state they share.
+//!
+//! The reader owns the read buffer and processes everything one read returned before it
+//! reads again; whatever it (or another connection) queues for a client lands in that
+//! client's `out` buffer, and the writer flushes it in one write the next time it runs.
+//! Closing is a flag plus a wake-up: the writer flushes what it may, shuts the socket down,
+//! and the reader, woken by the shutdown, removes the connection's subscriptions.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, RawFd};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::task::{Poll, Waker};
+use std::time::{Duration, Instant};
+
+use futures_lite::future::{or, poll_fn};
+use futures_lite::{AsyncRead, AsyncWrite};
+use glommio::net::TcpStream;
+use glommio::timer::Timer;
+use log::{debug, trace};
+use rustc_hash::FxHasher;
+
+use super::{MsgRef, Shard, SubKey, YieldNow};
+use crate::defaults::{FIRST_CLIENT_PING_INTERVAL, READ_BUFFER_SIZE};
+use crate::options::Options;
+use crate::protocol::errors::soft;
+use crate::protocol::info::{ConnectOpts, ServerInfo};
+use crate::protocol::{CloseReason, Limits, Op, Parsed, Parser, ProtoError, PubArgs};
+use crate::subject;
+
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+/// How long a closing connection may take to flush its last bytes (an `-ERR`).
+const CLOSE_FLUSH_DEADLINE: Duration = Duration::from_millis(500);
+
+/// nats-server re-measures a client's RTT with a PING at least this often.
+const RTT_MEASUREMENT_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// State shared by a connection's reader and writer (and by publishers on its shard).
+pub struct ConnState {
+    /// Bytes waiting for the writer.
+    pub out: Vec<u8>,
+    /// Bytes the writer is writing right now (count toward `max_pending`).
+    pub inflight: usize,
+    /// The writer's waker, set while it waits.
+    pub writer: Option<Waker>,
+    /// Set once: why the connection is closing.
+    pub closing: Option<CloseReason>,
+    /// Whether the writer flushes `out` before shutting down (not for slow consumers).
+    pub flush_on_close: bool,
+    pub opts: ConnectOpts,
+    /// Headers negotiated (client asked and the server supports them).
+    pub headers: bool,
+    pub connect_received: bool,
+    pub first_pong_sent: bool,
+    /// sid → subscription.
+    pub subs: FxMap<Box<[u8]>, SubKey>,
+    /// Server PINGs not yet answered.
+    pub pings_out: u32,
+    /// Last time the client sent messages or subscription changes.
+    pub last_in: Instant,
+    /// When the writer sends the next PING.
+    pub next_ping: Instant,
+    /// Whether an interest change went to other shards since the last PING round.
+    pub interest_dirty: bool,
+    /// When the last server PING went out (for nats-server's RTT-driven first PING).
+    pub rtt_start: Option<Instant>,
+}
+
+/// A client connection.
+pub struct Conn {
+    pub cid: u64,
+    pub peer: SocketAddr,
+    fd: RawFd,
+    pub st: RefCell<ConnState>,
+    trace: bool,
+}
+
+impl Conn {
+    fn prefix(&self) -> String {
+        format!("{} - cid:{}", self.peer, self.cid)
+    }
+
+    /// Queues bytes for the client and wakes the writer.
+    pub fn queue(&self, data: &[u8]) {
+        let mut st = self.st.borrow_mut();
+        if st.closing.is_some() {
+            return;
+        }
+        st.out.extend_from_slice(data);
+        if let Some(w) = st.writer.take() {
+            w.wake();
+        }
+    }
+
+    fn queue_err(&self, line: &[u8]) {
+        if self.trace {
+            let text = String::from_utf8_lossy(&line[5..line.len() - 2]);
+            trace!("{} - \"->> [-ERR {}]\"", self.prefix(), text);
+        }
+        self.queue(line);
+    }
+
+    /// Starts closing the connection (the first reason wins).
+    pub fn close(&self, reason: CloseReason) {
+        let mut st = self.st.borrow_mut();
+        if st.closing.is_some() {
+            return;
+        }
+        st.closing = Some(reason);
+        st.flush_on_close = !matches!(
+            reason,
+            CloseReason::SlowConsumerPendingBytes | CloseReason::SlowConsumerWriteDeadline
+        );
+        if let Some(w) = st.writer.take() {
+            w.wake();
+        }
+    }
+
+    fn is_closing(&self) -> bool {
+        self.st.borrow().closing.is_some()
+    }
+
+    /// Writes a MSG/HMSG for subscription `sid`. Returns false when the message was not
+    /// queued (connection closing, or closed now as a slow consumer).
+    pub fn send_msg(&self, opts: &Options, m: &MsgRef, sid: &[u8]) -> bool {
+        let mut st = self.st.borrow_mut();
+        if st.closing.is_some() {
+            return false;
+        }
+        let start = st.out.len();
+        let with_hdr = m.has_hdr && st.headers;
+        let out = &mut st.out;
+        let body = if with_hdr {
+            out.extend_from_slice(b"HMSG ");
+            m.payload
+        } else {
+            out.extend_from_slice(b"MSG ");
+            &m.payload[m.hdr_len..]
+        };
+        out.extend_from_slice(m.subject);
+        out.push(b' ');
+        out.extend_from_slice(sid);
+        out.push(b' ');
+        if !m.reply.is_empty() {
+            out.extend_from_slice(m.reply);
+            out.push(b' ');
+        }
+        if with_hdr {
+            out.extend_from_slice(m.hdr_tok);
+            out.push(b' ');
+            out.extend_from_slice(m.size_tok);
+        } else if m.has_hdr {
+            // Headers stripped for a client that did not ask for them: a fresh size.
+            out.extend_from_slice(itoa::Buffer::new().format(body.len()).as_bytes());
+        } else {
+            out.extend_from_slice(m.size_tok);
+        }
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(body);
+        out.extend_from_slice(b"\r\n");
+        if st.out.len() + st.inflight > opts.max_pending {
+            st.out.truncate(start);
+            drop(st);
+            debug!(
+                "{} - Slow Consumer Detected: MaxPending of {} Exceeded",
+                self.prefix(),
+                opts.max_pending
+            );
+            self.close(CloseReason::SlowConsumerPendingBytes);
+            return false;
+        }
+        if self.trace {
+            let line_end = memchr::memchr(b'\r', &st.out[start..]).unwrap_or(0);
+            trace!(
+                "{} - \"->> [{}]\"",
+                self.prefix(),
+                String::from_utf8_lossy(&st.out[start..start + line_end])
+            );
+        }
+        if let Some(w) = st.writer.take() {
+            w.wake();
+        }
+        true
+    }
+}
+
+/// A half of the socket for one task. Both halves borrow the stream only inside `poll_*`,
+/// never across an await, so one `RefCell` suffices.
+type Stream = Rc<RefCell<TcpStream>>;
+
+async fn read_some(stream: &Stream, buf: &mut [u8]) -> io::Result<usize> {
+    poll_fn(|cx| Pin::new(&mut *stream.borrow_mut()).poll_read(cx, buf)).await
+}
+
+async fn write_all(stream: &Stream, mut buf: &[u8]) -> io::Result<()> {
+    while !buf.is_empty() {
+        let n = poll_fn(|cx| Pin::new(&mut *stream.borrow_mut()).poll_write(cx, buf)).await?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        buf = &buf[n..];
+    }
+    Ok(())
+}
+
+/// Serves one accepted client connection until it closes.
+pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
+    let shared = shard.shared.clone();
+    let opts = &shared.opts;
+    let cid = shared.next_cid.fetch_add(1, Ordering::Relaxed);
+    let _ = stream.set_nodelay(true);
+    let peer = stream
+        .peer_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let fd = stream.as_raw_fd();
+    let now = Instant::now();
+    let conn = Rc::new(Conn {
+        cid,
+        peer,
+        fd,
+        trace: opts.trace,
+        st: RefCell::new(ConnState {
+            out: Vec::new(),
+            inflight: 0,
+            writer: None,
+            closing: None,
+            flush_on_close: true,
+            opts: ConnectOpts::default(),
+            headers: false,
+            connect_received: false,
+            first_pong_sent: false,
+            subs: FxMap::default(),
+            pings_out: 0,
+            last_in: now,
+            next_ping: now + first_ping_delay(&shard),
+            interest_dirty: false,
+            rtt_start: None,
+        }),
+    });
+    debug!(
+        "{} - Client connection created on shard {}",
+        conn.prefix(),
+        shard.id
+    );
+
+    // INFO first (CL-01), then the max_connections check (CL-02).
+    conn.queue(&client_info(&shard, cid, &peer).to_line());
+    let counted = shared.num_clients.fetch_add(1, Ordering::Relaxed) < opts.max_connections;
+    if !counted {
+        shared.num_clients.fetch_sub(1, Ordering::Relaxed);
+        conn.queue_err(soft::MAX_CONNECTIONS);
+        conn.close(CloseReason::MaxConnectionsExceeded);
+    }
+    shard.st.borrow_mut().conns.insert(cid, conn.clone());
+
+    let stream: Stream = Rc::new(RefCell::new(stream));
+    glommio::spawn_local(writer(shard.clone(), conn.clone(), stream.clone())).detach();
+    if counted {
+        reader(&shard, &conn, &stream).await;
+        shared.num_clients.fetch_sub(1, Ordering::Relaxed);
+    }
+    // Wait for the writer's shutdown before cleaning up, so every queued byte had its chance.
+    poll_fn(|cx| {
+        let mut st = conn.st.borrow_mut();
+        if st.closing.is_some() && st.writer.is_none() && st.out.is_empty() {
+            // The writer has gone (it clears `out` when it leaves).
+            Poll::Ready(())
+        } else {
+            if st.closing.is_none() {
+                st.closing = Some(CloseReason::ClientClosed);
+            }
+            // Re-check after the writer runs.
+            cx.waker().wake_by_ref();
+            if let Some(w) = st.writer.take() {
+                w.wake();
+            }
+            Poll::Pending
+        }
+    })
+    .await;
+    let keys: Vec<SubKey> = conn.st.borrow_mut().subs.drain().map(|(_, k)| k).collect();
+    for k in keys {
+        shard.remove_sub(k);
+    }
+    shard.st.borrow_mut().conns.remove(&cid);
+    let reason = conn
+        .st
+        .borrow()
+        .closing
+        .unwrap_or(CloseReason::ClientClosed);
+    debug!(
+        "{} - Client connection closed: {}",
+        conn.prefix(),
+        reason.as_str()
+    );
+}
+
+fn client_info(shard: &Shard, cid: u64, peer: &SocketAddr) -> ServerInfo {
+    let sh = &shard.shared;
+    ServerInfo {
+        server_id: sh.server_id.clone(),
+        server_name: sh.server_name.clone(),
+        version: crate::defaults::VERSION.to_string(),
+        proto: crate::defaults::PROTO,
+        go: "nats-tpc".to_string(),
+        host: sh.opts.host.clone(),
+        port: sh.port,
+        headers: !sh.opts.no_header_support,
+        max_payload: sh.opts.max_payload as i32,
+        client_id: cid,
+        client_ip: peer.ip().to_string(),
+        cluster: sh.opts.cluster_name.clone().unwrap_or_default(),
+        ..Default::default()
+    }
+}
+
+async fn reader(shard: &Rc<Shard>, conn: &Rc<Conn>, stream: &Stream) {
+    let opts = &shard.shared.opts;
+    let mut parser = Parser::default();
+    let mut buf = vec![0u8; READ_BUFFER_SIZE];
+    let (mut start, mut end) = (0usize, 0usize);
+    let mut need = 1usize;
+    loop {
+        if conn.is_closing() {
+            return;
+        }
+        // Make room: move the unparsed tail to the front, grow for a large frame.
+        if end + need > buf.len() || end == buf.len() {
+            buf.copy_within(start..end, 0);
+            end -= start;
+            start = 0;
+            if end + need > buf.len() {
+                buf.resize((end + need).next_power_of_two(), 0);
+            }
+        }
+        let n = match read_some(stream, &mut buf[end..]).await {
+            Ok(0) => {
+                conn.close(CloseReason::ClientClosed);
+                return;
+            }
+            Ok(n) => n,
+            Err(_) => {
+                conn.close(CloseReason::ReadError);
+                return;
+            }
+        };
+        end += n;
+        let headers = conn.st.borrow().headers;
+        let lim = Limits {
+            max_control_line: opts.max_control_line,
+            max_payload: opts.max_payload,
+            headers,
+        };
+        loop {
+            let lim = Limits {
+                headers: conn.st.borrow().headers,
+                ..lim
+            };
+            match parser.parse(&buf[start..end], &lim) {
+                Ok(Parsed::Op { op, consumed }) => {
+                    let ping = matches!(op, Op::Ping);
+                    if ping && shard.shared.nshards > 1 && conn.st.borrow().interest_dirty {
+                        // Subscribe-then-flush: the PONG promises every shard knows.
+                        conn.st.borrow_mut().interest_dirty = false;
+                        shard.barrier().await;
+                    }
+                    let res = handle_op(shard, conn, op);
+                    start += consumed;
+                    if let Err(e) = res {
+                        fail(conn, e);
+                        return;
+                    }
+                    if conn.is_closing() {
+                        return;
+                    }
+                }
+                Ok(Parsed::Incomplete {
+                    consumed,
+                    need: more,
+                }) => {
+                    start += consumed;
+                    need = more;
+                    break;
+                }
+                Err(e) => {
+                    fail(conn, e);
+                    return;
+                }
+            }
+        }
+        if start == end {
+            start = 0;
+            end = 0;
+        }
+        shard.wait_outbox().await;
+        // Let the writers and pumps woken by this batch run before reading more.
+        YieldNow(false).await;
+    }
+}
+
+fn fail(conn: &Conn, e: ProtoError) {
+    let (line, reason) = e.wire();
+    if let Some(line) = line {
+        conn.queue_err(line);
+    }
+    debug!("{} - Client connection error: {}", conn.prefix(), e);
+    conn.close(reason);
+}
+
+fn trace_in(conn: &Conn, op: &Op) {
+    let (name, arg): (&str, Option<String>) = match op {
+        Op::Connect(a) => ("CONNECT", Some(String::from_utf8_lossy(a).into_owned())),
+        Op::Pub(pa) | Op::HPub(pa) => {
+            let name = if matches!(op, Op::Pub(_)) {
+                "PUB"
+            } else {
+                "HPUB"
+            };
+            let mut s = String::from_utf8_lossy(pa.subject).into_owned();
+            if let Some(r) = pa.reply {
+                s.push(' ');
+                s.push_str(&String::from_utf8_lossy(r));
+            }
+            if matches!(op, Op::HPub(_)) {
+                s.push(' ');
+                s.push_str(&String::from_utf8_lossy(pa.hdr_token));
+            }
+            s.push(' ');
+            s.push_str(&String::from_utf8_lossy(pa.size_token));
+            (name, Some(s))
+        }
+        Op::Sub {
+            subject,
+            queue,
+            sid,
+        } => {
+            let mut s = String::from_utf8_lossy(subject).into_owned();
+            if let Some(q) = queue {
+                s.push(' ');
+                s.push_str(&String::from_utf8_lossy(q));
+            }
+            s.push(' ');
+            s.push_str(&String::from_utf8_lossy(sid));
+            ("SUB", Some(s))
+        }
+        Op::Unsub { sid, max } => {
+            let mut s = String::from_utf8_lossy(sid).into_owned();
+            if let Some(m) = max {
+                s.push_str(&format!(" {m}"));
+            }
+            ("UNSUB", Some(s))
+        }
+        Op::Ping => ("PING", None),
+        Op::Pong => ("PONG", None),
+        _ => return,
+    };
+    match arg {
+        Some(a) => trace!("{} - \"<<- [{} {}]\"", conn.prefix(), name, a),
+        None => trace!("{} - \"<<- [{}]\"", conn.prefix(), name),
+    }
+    if let Op::Pub(pa) | Op::HPub(pa) = op {
+        trace!(
+            "{} - \"<<- MSG_PAYLOAD: [{:?}]\"",
+            conn.prefix(),
+            String::from_utf8_lossy(pa.payload)
+        );
+    }
+}
+
+fn send_ok(conn: &Conn) {
+    if conn.trace {
+        trace!("{} - \"->> [OK]\"", conn.prefix());
+    }
+    conn.queue(b"+OK\r\n");
+}
+
+/// Acts on one operation.
+fn handle_op(shard: &Rc<Shard>, conn: &Rc<Conn>, op: Op) -> Result<(), ProtoError> {
+    if conn.trace {
+        trace_in(conn, &op);
+    }
+    match op {
+        Op::Connect(json) => handle_connect(shard, conn, json),
+        Op::Pub(pa) | Op::HPub(pa) => {
+            let has_hdr = matches!(op, Op::HPub(_));
+            handle_pub(shard, conn, &pa, has_hdr);
+            Ok(())
+        }
+        Op::Sub {
+            subject,
+            queue,
+            sid,
+        } => {
+            handle_sub(shard, conn, subject, queue, sid);
+            Ok(())
+        }
+        Op::Unsub { sid, max } => {
+            handle_unsub(shard, conn, sid, max);
+            Ok(())
+        }
+        Op::Ping => {
+            conn.st.borrow_mut().last_in = Instant::now();
+            handle_ping(shard, conn);
+            Ok(())
+        }
+        Op::Pong => {
+            conn.st.borrow_mut().pings_out = 0;
+            Ok(())
+        }
+        Op::Ok | Op::Info(_) => Ok(()),
+        Op::Err(_) => Err(ProtoError::ClientErr),
+        Op::ClientHmsg => {
+            if conn.st.borrow().opts.verbose {
+                send_ok(conn);
+            }
+            Ok(())
+        }
+    }
+}
+
+fn handle_connect(shard: &Rc<Shard>, conn: &Rc<Conn>, json: &[u8]) -> Result<(), ProtoError> {
+    let verbose = {
+        let mut st = conn.st.borrow_mut();
+        st.opts.apply(json)?;
+        st.connect_received = true;
+        st.headers = st.opts.headers && !shard.shared.opts.no_header_support;
+        if !st.opts.account.is_empty() || st.opts.new_account {
+            return Err(ProtoError::AuthViolation);
+        }
+        if !(0..=1).contains(&st.opts.protocol) {
+            return Err(ProtoError::BadClientProtocol);
+        }
+        if st.opts.no_responders && !st.headers {
+            return Err(ProtoError::NoRespondersRequiresHeaders);
+        }
+        let now = Instant::now();
+        st.next_ping = now + first_ping_delay(shard);
+        st.opts.verbose
+    };
+    if verbose {
+        send_ok(conn);
+    }
+    Ok(())
+}
+
+/// 2 s plus a random 0-20 %, as nats-server's `setFirstPingTimer`.
+fn first_ping_delay(shard: &Shard) -> Duration {
+    let d = FIRST_CLIENT_PING_INTERVAL;
+    let interval = shard.shared.opts.ping_interval.min(d);
+    interval + interval * shard.rand(21) as u32 / 100
+}
+
+fn handle_pub(shard: &Rc<Shard>, conn: &Rc<Conn>, pa: &PubArgs, has_hdr: bool) {
+    let (pedantic, verbose, echo, no_responders) = {
+        let mut st = conn.st.borrow_mut();
+        st.last_in = Instant::now();
+        (
+            st.opts.pedantic,
+            st.opts.verbose,
+            st.opts.echo,
+            st.opts.no_responders,
+        )
+    };
+    if pedantic && !subject::is_valid_literal_subject(pa.subject) {
+        conn.queue_err(soft::INVALID_PUBLISH_SUBJECT);
+    }
+    if subject::is_reserved_publish(pa.subject) || subject::is_nrg(pa.subject) {
+        let line = format!(
+            "-ERR 'Permissions Violation for Publish to \"{}\"'\r\n",
+            String::from_utf8_lossy(pa.subject)
+        );
+        conn.queue_err(line.as_bytes());
+        return;
+    }
+    let reply = pa.reply.unwrap_or(b"");
+    if subject::is_reserved_reply(reply) {
+        let line = format!(
+            "-ERR 'Permissions Violation for Publish with Reply of \"{}\"'\r\n",
+            String::from_utf8_lossy(reply)
+        );
+        conn.queue_err(line.as_bytes());
+        return;
+    }
+    if verbose {
+        send_ok(conn);
+    }
+    let m = MsgRef {
+        subject: pa.subject,
+        reply,
+        hdr_tok: pa.hdr_token,
+        size_tok: pa.size_token,
+        hdr_len: pa.hdr_len,
+        has_hdr,
+        payload: pa.payload,
+    };
+    let delivered = shard.publish(&m, if echo { None } else { Some(conn.cid) });
+    if !delivered && no_responders && !reply.is_empty() {
+        send_no_responders(shard, conn, pa.subject, reply);
+    }
+}
+
+/// DS-05: the 503 status to a requester's own reply subscription.
+fn send_no_responders(shard: &Rc<Shard>, conn: &Rc<Conn>, subj: &[u8], reply: &[u8]) {
+    let sid = {
+        let mut st = shard.st.borrow_mut();
+        let st = &mut *st;
+        let r = st.local.matches(reply);
+        r.plain
+            .iter()
+            .filter_map(|(k, _)| st.subs.get(*k as usize))
+            .find(|s| s.conn.cid == conn.cid)
+            .map(|s| s.sid.clone())
+    };
+    let Some(sid) = sid else { return };
+    let hdr_len = 32 + subj.len();
+    let mut line = Vec::with_capacity(64 + 2 * subj.len() + reply.len());
+    line.extend_from_slice(b"HMSG ");
+    line.extend_from_slice(reply);
+    line.push(b' ');
+    line.extend_from_slice(&sid);
+    line.extend_from_slice(
+        format!(" {hdr_len} {hdr_len}\r\nNATS/1.0 503\r\nNats-Subject: ").as_bytes(),
+    );
+    line.extend_from_slice(subj);
+    line.extend_from_slice(b"\r\n\r\n\r\n");
+    conn.queue(&line);
+}
+
+fn handle_sub(
+    shard: &Rc<Shard>,
+    conn: &Rc<Conn>,
+    subject: &[u8],
+    queue: Option<&[u8]>,
+    sid: &[u8],
+) {
+    let max_subs = shard.shared.opts.max_subscriptions;
+    let (verbose, exists) = {
+        let mut st = conn.st.borrow_mut();
+        st.last_in = Instant::now();
+        if max_subs > 0 && st.subs.len() >= max_subs {
+            drop(st);
+            conn.queue_err(soft::MAX_SUBSCRIPTIONS);
+            return;
+        }
+        (st.opts.verbose, st.subs.contains_key(sid))
+    };
+    if !exists {
+        match shard.add_sub(conn, sid, subject, queue) {
+            Some(key) => {
+                conn.st.borrow_mut().subs.insert(sid.into(), key);
+            }
+            None => {
+                conn.queue_err(soft::INVALID_SUBJECT);
+                return;
+            }
+        }
+    }
+    if verbose {
+        send_ok(conn);
+    }
+}
+
+fn handle_unsub(shard: &Rc<Shard>, conn: &Rc<Conn>, sid: &[u8], max: Option<i64>) {
+    let (verbose, key) = {
+        let mut st = conn.st.borrow_mut();
+        st.last_in = Instant::now();
+        (st.opts.verbose, st.subs.get(sid).copied())
+    };
+    if verbose {
+        send_ok(conn);
+    }
+    let Some(key) = key else { return };
+    let max = max.unwrap_or(-1);
+    let keep = {
+        let mut st = shard.st.borrow_mut();
+        match st.subs.get_mut(key as usize) {
+            Some(sub) if max > 0 && (max as u64) > sub.delivered => {
+                sub.max = max as u64;
+                true
+            }
+            _ => false,
+        }
+    };
+    if !keep {
+        conn.st.borrow_mut().subs.remove(sid);
+        shard.remove_sub(key);
+    }
+}
+
+fn handle_ping(shard: &Rc<Shard>, conn: &Rc<Conn>) {
+    if conn.trace {
+        trace!("{} - \"->> [PONG]\"", conn.prefix());
+    }
+    conn.queue(b"PONG\r\n");
+    let send_info = {
+        let mut st = conn.st.borrow_mut();
+        if st.connect_received && !st.first_pong_sent {
+            st.first_pong_sent = true;
+            st.opts.protocol >= 1
+        } else {
+            false
+        }
+    };
+    if send_info {
+        // 2.12+: after the first PONG, an INFO that confirms the CONNECT (CL-06).
+        let mut info = client_info(shard, conn.cid, &conn.peer);
+        info.connect_info = true;
+        info.remote_account = "$G".to_string();
+        conn.queue(&info.to_line());
+    }
+}
+
+/// What woke the writer.
+enum Wake {
+    Data,
+    Closing,
+    PingTimer,
+}
+
+async fn writer(shard: Rc<Shard>, conn: Rc<Conn>, stream: Stream) {
+    let opts = &shard.shared.opts;
+    let mut spare: Vec<u8> = Vec::new();
+    loop {
+        let next_ping = conn.st.borrow().next_ping;
+        let wait = poll_fn(|cx| {
+            let mut st = conn.st.borrow_mut();
+            if st.closing.is_some() {
+                Poll::Ready(Wake::Closing)
+            } else if !st.out.is_empty() {
+                Poll::Ready(Wake::Data)
+            } else {
+                st.writer = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        });
+        let timer = async {
+            Timer::new(next_ping.saturating_duration_since(Instant::now())).await;
+            Wake::PingTimer
+        };
+        match or(wait, timer).await {
+            Wake::PingTimer => {
+                conn.st.borrow_mut().writer = None;
+                ping_timer(&shard, &conn);
+                continue;
+            }
+            Wake::Closing => break,
+            Wake::Data => {}
+        }
+        {
+            let mut st = conn.st.borrow_mut();
+            std::mem::swap(&mut st.out, &mut spare);
+            st.inflight = spare.len();
+            st.writer = None;
+        }
+        let res = flush(&conn, &stream, &spare, opts.write_deadline).await;
+        spare.clear();
+        if spare.capacity() > 4 * READ_BUFFER_SIZE {
+            spare = Vec::new();
+        }
+        conn.st.borrow_mut().inflight = 0;
+        match res {
+            FlushResult::Ok => {}
+            FlushResult::Closing => break,
+            FlushResult::Deadline => {
+                debug!(
+                    "{} - Slow Consumer Detected: WriteDeadline of {:?} exceeded",
+                    conn.prefix(),
+                    opts.write_deadline
+                );
+                conn.close(CloseReason::SlowConsumerWriteDeadline);
+                break;
+            }
+            FlushResult::Err => {
+                conn.close(CloseReason::WriteError);
+                break;
+            }
+        }
+    }
+    // Closing: flush what is left (an -ERR), unless the client stopped reading.
+    let last = {
+        let mut st = conn.st.borrow_mut();
+        st.writer = None;
+        if st.flush_on_close {
+            std::mem::take(&mut st.out)
+        } else {
+            st.out = Vec::new();
+            Vec::new()
+        }
+    };
+    if !last.is_empty() {
+        let _ = or(write_all(&stream, &last), async {
+            Timer::new(CLOSE_FLUSH_DEADLINE).await;
+            Ok(())
+        })
+        .await;
+    }
+    // Wakes the reader out of its read and tells the client we are done.
+    // SAFETY: the fd is owned by `stream`, which we still hold.
+    unsafe {
+        libc::shutdown(conn.fd, libc::SHUT_RDWR);
+    }
+}
+
+enum FlushResult {
+    Ok,
+    Closing,
+    Deadline,
+    Err,
+}
+
+/// One write of everything queued, bounded by `write_deadline`, abandoned if the connection
+/// is closed meanwhile (a slow consumer detected by a publisher).
+async fn flush(conn: &Conn, stream: &Stream, data: &[u8], deadline: Duration) -> FlushResult {
+    let write = async {
+        match write_all(stream, data).await {
+            Ok(()) => FlushResult::Ok,
+            Err(_) => FlushResult::Err,
+        }
+    };
+    let timer = async {
+        Timer::new(deadline).await;
+        FlushResult::Deadline
+    };
+    let closing = poll_fn(|cx| {
+        let mut st = conn.st.borrow_mut();
+        if st.closing.is_some() && !st.flush_on_close {
+            Poll::Ready(FlushResult::Closing)
+        } else {
+            st.writer = Some(cx.waker().clone());
+            Poll::Pending
+        }
+    });
+    or(write, or(timer, closing)).await
+}
+
+/// The PING timer fired (spec CL-07, §2.9 ping_max).
+fn ping_timer(shard: &Shard, conn: &Conn) {
+    let opts = &shard.shared.opts;
+    let now = Instant::now();
+    let mut st = conn.st.borrow_mut();
+    st.next_ping = now + opts.ping_interval;
+    // nats-server always sends a PING when it has no fresh RTT (the first one, and hourly);
+    // otherwise recent client activity makes the PING unnecessary.
+    let need_rtt = st
+        .rtt_start
+        .is_none_or(|t| now.duration_since(t) > RTT_MEASUREMENT_INTERVAL);
+    if !need_rtt && now.duration_since(st.last_in) < opts.ping_interval {
+        return;
+    }
+    if st.pings_out + 1 > opts.ping_max {
+        drop(st);
+        conn.queue_err(soft::STALE_CONNECTION);
+        debug!("{} - Stale Client Connection - Closing", conn.prefix());
+        conn.close(CloseReason::StaleConnection);
+        return;
+    }
+    st.pings_out += 1;
+    st.rtt_start = Some(now);
+    drop(st);
+    if conn.trace {
+        trace!("{} - \"->> [PING]\"", conn.prefix());
+    }
+    conn.queue(b"PING\r\n");
+}

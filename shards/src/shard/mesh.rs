@@ -1,0 +1,128 @@
+//! What crosses cores: the messages shards send each other, and the SPSC channels they
+//! travel on (one per ordered shard pair, glommio's lock-free `shared_channel`).
+//!
+//! Every item from shard A to shard B goes through the one A→B channel, in order, batched
+//! (a channel item is a `Vec` of messages: whatever A produced for B since its last send).
+//! That single FIFO per pair is what keeps the guarantees simple:
+//! - per-publisher order: a publisher lives on one shard, so its messages to B are in order;
+//! - interest before messages: an interest change A sends before a barrier is installed on B
+//!   before B acknowledges the barrier, so after the ack every publish on B sees it.
+
+use bytes::Bytes;
+use glommio::channels::shared_channel::{self, SharedReceiver, SharedSender};
+
+/// Batches in flight per channel before the sender waits.
+pub const CHANNEL_BATCHES: usize = 1024;
+
+/// A message published on one shard for the subscribers of another.
+///
+/// `buf` holds subject, reply, the size tokens as the publisher wrote them, and the
+/// header+payload, in one refcounted allocation shared by every destination shard.
+#[derive(Debug, Clone)]
+pub struct CrossMsg {
+    pub buf: Bytes,
+    pub subj_len: u32,
+    pub reply_len: u32,
+    pub hdr_tok_len: u16,
+    pub size_tok_len: u16,
+    /// Header length within the payload (0 without headers).
+    pub hdr_len: u32,
+    /// Whether the message has headers (an HPUB), even when `hdr_len` is 0.
+    pub has_hdr: bool,
+    /// Deliver to the destination's plain subscriptions.
+    pub plain: bool,
+    /// Queue groups the destination must deliver to (one member each).
+    pub queues: Vec<Bytes>,
+}
+
+impl CrossMsg {
+    /// Builds the shared buffer for a publish.
+    pub fn new(
+        subject: &[u8],
+        reply: &[u8],
+        hdr_tok: &[u8],
+        size_tok: &[u8],
+        hdr_len: usize,
+        has_hdr: bool,
+        payload: &[u8],
+    ) -> CrossMsg {
+        let mut v = Vec::with_capacity(
+            subject.len() + reply.len() + hdr_tok.len() + size_tok.len() + payload.len(),
+        );
+        v.extend_from_slice(subject);
+        v.extend_from_slice(reply);
+        v.extend_from_slice(hdr_tok);
+        v.extend_from_slice(size_tok);
+        v.extend_from_slice(payload);
+        CrossMsg {
+            buf: Bytes::from(v),
+            subj_len: subject.len() as u32,
+            reply_len: reply.len() as u32,
+            hdr_tok_len: hdr_tok.len() as u16,
+            size_tok_len: size_tok.len() as u16,
+            hdr_len: hdr_len as u32,
+            has_hdr,
+            plain: false,
+            queues: Vec::new(),
+        }
+    }
+
+    /// The parts of the message: subject, reply, header size token, size token, payload.
+    pub fn parts(&self) -> (&[u8], &[u8], &[u8], &[u8], &[u8]) {
+        let b = &self.buf[..];
+        let s = self.subj_len as usize;
+        let r = s + self.reply_len as usize;
+        let h = r + self.hdr_tok_len as usize;
+        let z = h + self.size_tok_len as usize;
+        (&b[..s], &b[s..r], &b[r..h], &b[h..z], &b[z..])
+    }
+}
+
+/// One item on a shard-to-shard channel.
+#[derive(Debug)]
+pub enum ShardMsg {
+    /// A message to deliver.
+    Msg(CrossMsg),
+    /// The sender's interest in `subject` (and `queue`) changed by `delta`. Plain interest
+    /// is sent only on 0↔1 transitions; queue interest on every change (it is a weight).
+    Interest {
+        subject: Bytes,
+        queue: Option<Bytes>,
+        delta: i32,
+    },
+    /// Acknowledge once everything before this has been applied.
+    Barrier { id: u64 },
+    /// The answer to a [`ShardMsg::Barrier`].
+    BarrierAck { id: u64 },
+}
+
+/// A batch: one channel item.
+pub type Batch = Vec<ShardMsg>;
+
+/// The channel ends one shard owns before it connects them on its executor.
+pub struct MeshEnds {
+    /// `senders[j]` sends to shard j (`None` for itself).
+    pub senders: Vec<Option<SharedSender<Batch>>>,
+    /// `receivers[i]` receives from shard i (`None` for itself).
+    pub receivers: Vec<Option<SharedReceiver<Batch>>>,
+}
+
+/// Creates the full mesh for `n` shards: `n * (n - 1)` SPSC channels.
+pub fn build(n: usize) -> Vec<MeshEnds> {
+    let mut ends: Vec<MeshEnds> = (0..n)
+        .map(|_| MeshEnds {
+            senders: (0..n).map(|_| None).collect(),
+            receivers: (0..n).map(|_| None).collect(),
+        })
+        .collect();
+    for from in 0..n {
+        for to in 0..n {
+            if from != to {
+                let (tx, rx) = shared_channel::new_bounded(CHANNEL_BATCHES);
+                ends[from].senders[to] = Some(tx);
+                ends[to].receivers[from] = Some(rx);
+            }
+        }
+    }
+    ends
+}

@@ -1,0 +1,566 @@
+//! One shard: the state a pinned core owns, and message delivery.
+//!
+//! # What a shard owns
+//! - the client connections its listener accepted ([`conn`]),
+//! - its subscriptions and their index (`local`),
+//! - its copy of the other shards' interest (`remote`), built from their `Interest` messages,
+//! - one outbox per other shard, drained by a pump task into the SPSC channel ([`mesh`]).
+//!
+//! Nothing here is shared with another core; all of it sits in one `RefCell` that is never
+//! borrowed across an `.await`.
+//!
+//! # Delivery
+//! A publish is matched against `local` (delivered right away into each subscriber's
+//! outbound buffer) and against `remote` (one [`mesh::CrossMsg`] per interested shard,
+//! sharing one `Bytes`). A queue group picks exactly one member across all shards: the
+//! publishing shard draws among its local members and the other shards' member counts, and
+//! names the group in the message to the shard it drew.
+
+pub mod conn;
+pub mod mesh;
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::future::Future;
+use std::hash::BuildHasherDefault;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use bytes::Bytes;
+use futures_lite::future::poll_fn;
+use glommio::channels::shared_channel::{ConnectedReceiver, ConnectedSender};
+use rustc_hash::FxHasher;
+use slab::Slab;
+
+use crate::options::Options;
+use crate::sublist::{MatchResult, Sublist};
+use conn::Conn;
+use mesh::{Batch, CrossMsg, ShardMsg};
+
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+/// Messages queued for one other shard before a publisher waits for the pump.
+const OUTBOX_HIGH_WATER: usize = 64 * 1024;
+
+/// Process-wide, read-mostly state. The counters are touched per connection, never per
+/// message.
+pub struct Shared {
+    pub opts: Options,
+    pub server_id: String,
+    pub server_name: String,
+    /// The client port actually bound (differs from `opts.port` for `-p -1`).
+    pub port: u16,
+    pub nshards: usize,
+    /// Next client id (spec CL-08, TC-01).
+    pub next_cid: AtomicU64,
+    /// Open client connections over all shards, for `max_connections`.
+    pub num_clients: AtomicUsize,
+}
+
+/// A message as the delivery code sees it, wherever it came from.
+#[derive(Clone, Copy)]
+pub struct MsgRef<'a> {
+    pub subject: &'a [u8],
+    pub reply: &'a [u8],
+    pub hdr_tok: &'a [u8],
+    pub size_tok: &'a [u8],
+    pub hdr_len: usize,
+    pub has_hdr: bool,
+    pub payload: &'a [u8],
+}
+
+/// A subscription owned by this shard.
+pub struct Sub {
+    pub conn: Rc<Conn>,
+    pub sid: Box<[u8]>,
+    pub subject: Bytes,
+    pub queue: Option<Bytes>,
+    /// Auto-unsubscribe after this many deliveries (0 = never).
+    pub max: u64,
+    pub delivered: u64,
+}
+
+/// Subscription key in the shard's slab.
+pub type SubKey = u32;
+
+/// What a shard owns, behind one `RefCell`.
+pub struct State {
+    pub subs: Slab<Sub>,
+    pub local: Sublist<SubKey>,
+    pub remote: Sublist<u16>,
+    /// Local subscription count per (subject, queue), to send interest transitions.
+    interest: FxMap<(Bytes, Option<Bytes>), u32>,
+    outbox: Vec<Batch>,
+    pump_wakers: Vec<Option<Waker>>,
+    drain_waiters: Vec<Waker>,
+    next_barrier: u64,
+    barriers: FxMap<u64, (usize, Option<Waker>)>,
+    pub conns: FxMap<u64, Rc<Conn>>,
+}
+
+/// One shard.
+pub struct Shard {
+    pub id: usize,
+    pub shared: Arc<Shared>,
+    pub st: RefCell<State>,
+    rng: Cell<u64>,
+}
+
+impl Shard {
+    /// A shard with empty state.
+    pub fn new(id: usize, shared: Arc<Shared>) -> Rc<Shard> {
+        let n = shared.nshards;
+        Rc::new(Shard {
+            id,
+            st: RefCell::new(State {
+                subs: Slab::new(),
+                local: Sublist::new(),
+                remote: Sublist::new(),
+                interest: FxMap::default(),
+                outbox: (0..n).map(|_| Vec::new()).collect(),
+                pump_wakers: (0..n).map(|_| None).collect(),
+                drain_waiters: Vec::new(),
+                next_barrier: 0,
+                barriers: FxMap::default(),
+                conns: FxMap::default(),
+            }),
+            rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ ((id as u64 + 1) << 32) ^ seed()),
+            shared,
+        })
+    }
+
+    fn multi(&self) -> bool {
+        self.shared.nshards > 1
+    }
+
+    /// A cheap per-shard random number (xorshift): queue member choice needs no more.
+    pub fn rand(&self, n: usize) -> usize {
+        let mut x = self.rng.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng.set(x);
+        (x % n as u64) as usize
+    }
+
+    fn push_out(&self, st: &mut State, to: usize, m: ShardMsg) {
+        let q = &mut st.outbox[to];
+        q.push(m);
+        if q.len() == 1 {
+            if let Some(w) = st.pump_wakers[to].take() {
+                w.wake();
+            }
+        }
+    }
+
+    fn broadcast_interest(
+        &self,
+        st: &mut State,
+        subject: &Bytes,
+        queue: &Option<Bytes>,
+        delta: i32,
+    ) {
+        for to in 0..self.shared.nshards {
+            if to != self.id {
+                let m = ShardMsg::Interest {
+                    subject: subject.clone(),
+                    queue: queue.clone(),
+                    delta,
+                };
+                self.push_out(st, to, m);
+            }
+        }
+    }
+
+    /// Adds a subscription; returns false if the subject is invalid.
+    pub fn add_sub(
+        &self,
+        conn: &Rc<Conn>,
+        sid: &[u8],
+        subject: &[u8],
+        queue: Option<&[u8]>,
+    ) -> Option<SubKey> {
+        let mut st = self.st.borrow_mut();
+        let st = &mut *st;
+        let entry = st.subs.vacant_entry();
+        let key = entry.key() as SubKey;
+        if !st.local.insert(subject, queue, key) {
+            return None;
+        }
+        let subject = Bytes::copy_from_slice(subject);
+        let queue = queue.map(Bytes::copy_from_slice);
+        entry.insert(Sub {
+            conn: conn.clone(),
+            sid: sid.into(),
+            subject: subject.clone(),
+            queue: queue.clone(),
+            max: 0,
+            delivered: 0,
+        });
+        if self.multi() {
+            let count = st
+                .interest
+                .entry((subject.clone(), queue.clone()))
+                .or_insert(0);
+            *count += 1;
+            if queue.is_some() || *count == 1 {
+                self.broadcast_interest(st, &subject, &queue, 1);
+                conn.st.borrow_mut().interest_dirty = true;
+            }
+        }
+        Some(key)
+    }
+
+    /// Removes a subscription from the index and the other shards' view.
+    /// The caller removes it from the connection's own sid map.
+    pub fn remove_sub(&self, key: SubKey) {
+        let mut st = self.st.borrow_mut();
+        self.remove_sub_locked(&mut st, key);
+    }
+
+    fn remove_sub_locked(&self, st: &mut State, key: SubKey) {
+        let Some(sub) = st.subs.try_remove(key as usize) else {
+            return;
+        };
+        st.local.remove(&sub.subject, sub.queue.as_deref(), key);
+        if self.multi() {
+            let k = (sub.subject.clone(), sub.queue.clone());
+            let mut send = sub.queue.is_some();
+            if let Some(c) = st.interest.get_mut(&k) {
+                *c -= 1;
+                if *c == 0 {
+                    st.interest.remove(&k);
+                    send = true;
+                }
+            }
+            if send {
+                self.broadcast_interest(st, &sub.subject, &sub.queue, -1);
+                if let Ok(mut cs) = sub.conn.st.try_borrow_mut() {
+                    cs.interest_dirty = true;
+                }
+            }
+        }
+    }
+
+    /// Writes one message to a subscription. Returns whether it was delivered.
+    fn deliver(&self, st: &mut State, key: SubKey, m: &MsgRef) -> bool {
+        let Some(sub) = st.subs.get_mut(key as usize) else {
+            return false;
+        };
+        if sub.max > 0 && sub.delivered >= sub.max {
+            return false;
+        }
+        sub.delivered += 1;
+        let done = sub.max > 0 && sub.delivered >= sub.max;
+        let ok = sub.conn.send_msg(&self.shared.opts, m, &sub.sid);
+        if done {
+            let conn = sub.conn.clone();
+            let sid = sub.sid.clone();
+            conn.st.borrow_mut().subs.remove(&sid);
+            self.remove_sub_locked(st, key);
+        }
+        ok
+    }
+
+    /// Delivers to one member of a local queue group, trying the next on failure
+    /// (nats-server's DS-02). `skip` filters out echo-suppressed members.
+    fn deliver_queue(
+        &self,
+        st: &mut State,
+        members: &[(SubKey, u32)],
+        m: &MsgRef,
+        skip: Option<u64>,
+    ) -> bool {
+        if members.is_empty() {
+            return false;
+        }
+        let start = self.rand(members.len());
+        for i in 0..members.len() {
+            let key = members[(start + i) % members.len()].0;
+            if let (Some(cid), Some(sub)) = (skip, st.subs.get(key as usize)) {
+                if sub.conn.cid == cid {
+                    continue;
+                }
+            }
+            if self.deliver(st, key, m) {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Routes a message published by a client of this shard. `skip_cid` is the publisher
+    /// when it asked for no echo. Returns whether anyone (here or on another shard) got it.
+    pub fn publish(&self, m: &MsgRef, skip_cid: Option<u64>) -> bool {
+        let mut st = self.st.borrow_mut();
+        let st = &mut *st;
+        let r = st.local.matches(m.subject);
+        let mut delivered = false;
+        for &(key, _) in &r.plain {
+            if let Some(cid) = skip_cid {
+                if st.subs.get(key as usize).map(|s| s.conn.cid) == Some(cid) {
+                    continue;
+                }
+            }
+            delivered |= self.deliver(st, key, m);
+        }
+        if !self.multi() {
+            for g in &r.queues {
+                delivered |= self.deliver_queue(st, &g.members, m, skip_cid);
+            }
+            return delivered;
+        }
+        let rr = st.remote.matches(m.subject);
+        if rr.is_empty() {
+            for g in &r.queues {
+                delivered |= self.deliver_queue(st, &g.members, m, skip_cid);
+            }
+            return delivered;
+        }
+        // Per destination shard: deliver to plain subs? which queue groups?
+        let n = self.shared.nshards;
+        let mut plain = vec![false; n];
+        let mut queues: Vec<Vec<Bytes>> = vec![Vec::new(); n];
+        for &(shard, _) in &rr.plain {
+            plain[shard as usize] = true;
+        }
+        self.pick_queues(st, &r, &rr, m, skip_cid, &mut queues, &mut delivered);
+        let mut cm: Option<CrossMsg> = None;
+        for to in 0..n {
+            if !plain[to] && queues[to].is_empty() {
+                continue;
+            }
+            let base = cm.get_or_insert_with(|| {
+                CrossMsg::new(
+                    m.subject, m.reply, m.hdr_tok, m.size_tok, m.hdr_len, m.has_hdr, m.payload,
+                )
+            });
+            let mut msg = base.clone();
+            msg.plain = plain[to];
+            msg.queues = std::mem::take(&mut queues[to]);
+            self.push_out(st, to, ShardMsg::Msg(msg));
+            delivered = true;
+        }
+        delivered
+    }
+
+    /// Chooses one member per queue group among local members and other shards' weights.
+    #[allow(clippy::too_many_arguments)]
+    fn pick_queues(
+        &self,
+        st: &mut State,
+        r: &MatchResult<SubKey>,
+        rr: &MatchResult<u16>,
+        m: &MsgRef,
+        skip_cid: Option<u64>,
+        queues: &mut [Vec<Bytes>],
+        delivered: &mut bool,
+    ) {
+        for g in &r.queues {
+            let local: u32 = g.members.iter().map(|x| x.1).sum();
+            let remote = rr.queues.iter().find(|q| q.name == g.name);
+            let rw: u32 = remote
+                .map(|q| q.members.iter().map(|x| x.1).sum())
+                .unwrap_or(0);
+            let pick = self.rand((local + rw) as usize) as u32;
+            if pick < local {
+                if self.deliver_queue(st, &g.members, m, skip_cid) {
+                    *delivered = true;
+                    continue;
+                }
+                // Every local member failed (echo, closed): fall through to a remote one.
+                if rw == 0 {
+                    continue;
+                }
+            }
+            if let Some(q) = remote {
+                let shard = pick_weighted(&q.members, self.rand(rw as usize) as u32);
+                queues[shard as usize].push(Bytes::copy_from_slice(&g.name));
+            }
+        }
+        for q in &rr.queues {
+            if r.queues.iter().any(|g| g.name == q.name) {
+                continue;
+            }
+            let rw: u32 = q.members.iter().map(|x| x.1).sum();
+            let shard = pick_weighted(&q.members, self.rand(rw as usize) as u32);
+            queues[shard as usize].push(Bytes::copy_from_slice(&q.name));
+        }
+    }
+
+    /// Delivers a message that another shard routed here.
+    fn deliver_cross(&self, cm: &CrossMsg) {
+        let (subject, reply, hdr_tok, size_tok, payload) = cm.parts();
+        let m = MsgRef {
+            subject,
+            reply,
+            hdr_tok,
+            size_tok,
+            hdr_len: cm.hdr_len as usize,
+            has_hdr: cm.has_hdr,
+            payload,
+        };
+        let mut st = self.st.borrow_mut();
+        let st = &mut *st;
+        let r = st.local.matches(subject);
+        if cm.plain {
+            for &(key, _) in &r.plain {
+                self.deliver(st, key, &m);
+            }
+        }
+        for name in &cm.queues {
+            if let Some(g) = r.queues.iter().find(|g| *g.name == **name) {
+                self.deliver_queue(st, &g.members, &m, None);
+            }
+        }
+    }
+
+    /// Applies one batch from shard `from`.
+    pub fn apply_batch(&self, from: usize, batch: Batch) {
+        for m in batch {
+            match m {
+                ShardMsg::Msg(cm) => self.deliver_cross(&cm),
+                ShardMsg::Interest {
+                    subject,
+                    queue,
+                    delta,
+                } => {
+                    let mut st = self.st.borrow_mut();
+                    if delta > 0 {
+                        st.remote.insert(&subject, queue.as_deref(), from as u16);
+                    } else {
+                        st.remote.remove(&subject, queue.as_deref(), from as u16);
+                    }
+                }
+                ShardMsg::Barrier { id } => {
+                    let mut st = self.st.borrow_mut();
+                    self.push_out(&mut st, from, ShardMsg::BarrierAck { id });
+                }
+                ShardMsg::BarrierAck { id } => {
+                    let mut st = self.st.borrow_mut();
+                    if let Some(b) = st.barriers.get_mut(&id) {
+                        b.0 -= 1;
+                        if b.0 == 0 {
+                            if let Some(w) = b.1.take() {
+                                w.wake();
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits until every other shard has applied everything this shard sent before now.
+    /// Used before answering a PING that follows SUB/UNSUB (subscribe-then-flush).
+    pub async fn barrier(&self) {
+        if !self.multi() {
+            return;
+        }
+        let id = {
+            let mut st = self.st.borrow_mut();
+            let id = st.next_barrier;
+            st.next_barrier += 1;
+            st.barriers.insert(id, (self.shared.nshards - 1, None));
+            for to in 0..self.shared.nshards {
+                if to != self.id {
+                    self.push_out(&mut st, to, ShardMsg::Barrier { id });
+                }
+            }
+            id
+        };
+        poll_fn(|cx| {
+            let mut st = self.st.borrow_mut();
+            let b = st.barriers.get_mut(&id).expect("barrier registered");
+            if b.0 == 0 {
+                st.barriers.remove(&id);
+                Poll::Ready(())
+            } else {
+                b.1 = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        })
+        .await
+    }
+
+    /// Waits while any outbox is over its high-water mark (the other shard is behind).
+    pub async fn wait_outbox(&self) {
+        poll_fn(|cx| {
+            let mut st = self.st.borrow_mut();
+            if st.outbox.iter().all(|q| q.len() < OUTBOX_HIGH_WATER) {
+                Poll::Ready(())
+            } else {
+                st.drain_waiters.push(cx.waker().clone());
+                Poll::Pending
+            }
+        })
+        .await
+    }
+
+    /// Moves this shard's outbox for `to` into the channel, batch by batch, forever.
+    pub async fn pump(self: Rc<Self>, to: usize, tx: ConnectedSender<Batch>) {
+        loop {
+            let batch = poll_fn(|cx| {
+                let mut st = self.st.borrow_mut();
+                if st.outbox[to].is_empty() {
+                    st.pump_wakers[to] = Some(cx.waker().clone());
+                    Poll::Pending
+                } else {
+                    let b = std::mem::take(&mut st.outbox[to]);
+                    for w in st.drain_waiters.drain(..) {
+                        w.wake();
+                    }
+                    Poll::Ready(b)
+                }
+            })
+            .await;
+            if tx.send(batch).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Applies batches from shard `from`, forever.
+    pub async fn receive(self: Rc<Self>, from: usize, rx: ConnectedReceiver<Batch>) {
+        while let Some(batch) = rx.recv().await {
+            self.apply_batch(from, batch);
+        }
+    }
+}
+
+fn pick_weighted(members: &[(u16, u32)], mut r: u32) -> u16 {
+    for &(shard, w) in members {
+        if r < w {
+            return shard;
+        }
+        r -= w;
+    }
+    members.last().map(|m| m.0).unwrap_or(0)
+}
+
+fn seed() -> u64 {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(1)
+}
+
+/// A future that yields once to the executor (lets woken tasks run).
+pub struct YieldNow(bool);
+
+impl Future for YieldNow {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            Poll::Ready(())
+        } else {
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}

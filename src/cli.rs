@@ -1,0 +1,289 @@
+//! The command line, with Go `flag` semantics on top of clap.
+//!
+//! nats-server's flags follow Go's `flag` package: `-x` and `--x` are the same flag, values
+//! come as `-x v` or `-x=v`, booleans only as `-D` or `-D=false`, and multi-letter short
+//! flags (`-DV`, `-ms`, `-sl`) are single flags, not bundles. clap alone would read
+//! `-port 4222` as `-p ort`, so [`normalize`] first rewrites every Go-style flag to clap's
+//! `--canonical=value` form using the table below, and clap then validates and stores.
+
+use clap::{Arg, ArgAction, ArgMatches, Command};
+
+/// How a flag takes its value.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Bool,
+    Value,
+}
+
+/// Whether nats-tpc implements a flag yet.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Support {
+    Yes,
+    /// Known nats-server flag of a feature nats-tpc does not have yet: refused with a clear
+    /// message rather than silently accepted.
+    NotYet,
+}
+
+struct Flag {
+    names: &'static [&'static str],
+    id: &'static str,
+    kind: Kind,
+    support: Support,
+}
+
+const fn f(names: &'static [&'static str], id: &'static str, kind: Kind, support: Support) -> Flag {
+    Flag {
+        names,
+        id,
+        kind,
+        support,
+    }
+}
+
+use Kind::{Bool, Value};
+use Support::{NotYet, Yes};
+
+/// Every nats-server flag, by all its names (spec §3), plus our `--shards`.
+const FLAGS: &[Flag] = &[
+    f(&["a", "addr", "net"], "addr", Value, Yes),
+    f(&["p", "port"], "port", Value, Yes),
+    f(&["n", "name", "server_name"], "server_name", Value, Yes),
+    f(&["c", "config"], "config", Value, Yes),
+    f(&["shards"], "shards", Value, Yes),
+    f(&["D", "debug"], "debug", Bool, Yes),
+    f(&["V", "trace"], "trace", Bool, Yes),
+    f(&["VV"], "vv", Bool, Yes),
+    f(&["DV"], "dv", Bool, Yes),
+    f(&["DVV"], "dvv", Bool, Yes),
+    f(&["T", "logtime"], "logtime", Bool, Yes),
+    f(&["logtime_utc"], "logtime_utc", Bool, Yes),
+    f(&["l", "log"], "log", Value, Yes),
+    f(&["h", "help"], "help", Bool, Yes),
+    f(&["v", "version"], "version", Bool, Yes),
+    f(&["P", "pid"], "pid", Value, NotYet),
+    f(&["m", "http_port"], "http_port", Value, NotYet),
+    f(&["ms", "https_port"], "https_port", Value, NotYet),
+    f(&["t"], "test_config", Bool, NotYet),
+    f(&["sl", "signal"], "signal", Value, NotYet),
+    f(&["client_advertise"], "client_advertise", Value, NotYet),
+    f(&["ports_file_dir"], "ports_file_dir", Value, NotYet),
+    f(&["s", "syslog"], "syslog", Bool, NotYet),
+    f(&["r", "remote_syslog"], "remote_syslog", Value, NotYet),
+    f(&["log_size_limit"], "log_size_limit", Value, NotYet),
+    f(&["max_traced_msg_len"], "max_traced_msg_len", Value, NotYet),
+    f(&["js", "jetstream"], "jetstream", Bool, NotYet),
+    f(&["sd", "store_dir"], "store_dir", Value, NotYet),
+    f(&["user"], "user", Value, NotYet),
+    f(&["pass"], "pass", Value, NotYet),
+    f(&["auth"], "auth", Value, NotYet),
+    f(&["tls"], "tls", Bool, NotYet),
+    f(&["tlscert"], "tlscert", Value, NotYet),
+    f(&["tlskey"], "tlskey", Value, NotYet),
+    f(&["tlsverify"], "tlsverify", Bool, NotYet),
+    f(&["tlscacert"], "tlscacert", Value, NotYet),
+    f(&["routes"], "routes", Value, NotYet),
+    f(&["cluster", "cluster_listen"], "cluster", Value, NotYet),
+    f(&["cluster_name"], "cluster_name", Value, NotYet),
+    f(&["no_advertise"], "no_advertise", Bool, NotYet),
+    f(&["cluster_advertise"], "cluster_advertise", Value, NotYet),
+    f(&["connect_retries"], "connect_retries", Value, NotYet),
+    f(&["profile"], "profile", Value, NotYet),
+    f(&["help_tls"], "help_tls", Bool, NotYet),
+];
+
+/// The usage text printed by `-h` (nats-server's layout; flags nats-tpc implements).
+pub const USAGE: &str = "
+Usage: nats-server [options]
+
+Server Options:
+    -a, --addr, --net <host>         Bind to host address (default: 0.0.0.0)
+    -p, --port <port>                Use port for clients (default: 4222)
+    -n, --name
+        --server_name <server_name>  Server name (default: auto)
+    -c, --config <file>              Configuration file
+        --shards <n>                 Number of shards, one pinned core each (default: one per usable CPU)
+
+Logging Options:
+    -l, --log <file>                 File to redirect log output
+    -T, --logtime                    Timestamp log entries (default: true)
+    -D, --debug                      Enable debugging output
+    -V, --trace                      Trace the raw protocol
+    -VV                              Verbose trace (traces system account as well)
+    -DV                              Debug and trace
+    -DVV                             Debug and verbose trace (traces system account as well)
+
+Common Options:
+    -h, --help                       Show this message
+    -v, --version                    Show version
+";
+
+/// What the command line asks for.
+pub enum Cli {
+    /// Run the server with these flags.
+    Run(ArgMatches),
+    /// Print this to stdout and exit 0 (`-h`, `-v`, Go's usage-on-error).
+    Print(String),
+    /// Print this to stderr and exit 1.
+    Fail(String),
+}
+
+fn command() -> Command {
+    let mut cmd = Command::new("nats-server")
+        .no_binary_name(true)
+        .disable_help_flag(true)
+        .disable_version_flag(true);
+    for fl in FLAGS {
+        let arg = Arg::new(fl.id).long(fl.id).require_equals(true);
+        let arg = match fl.kind {
+            Bool => arg
+                .action(ArgAction::Set)
+                .num_args(0..=1)
+                .default_missing_value("true")
+                .value_parser(clap::value_parser!(bool)),
+            Value => arg
+                .action(ArgAction::Set)
+                .num_args(1)
+                .allow_hyphen_values(true),
+        };
+        cmd = cmd.arg(arg);
+    }
+    cmd
+}
+
+fn lookup(name: &str) -> Option<&'static Flag> {
+    FLAGS.iter().find(|fl| fl.names.contains(&name))
+}
+
+/// Rewrites Go-style arguments into clap's `--id=value` form.
+fn normalize(args: &[String]) -> Result<Vec<String>, Cli> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        i += 1;
+        if a == "--" {
+            break;
+        }
+        let Some(body) = a.strip_prefix("--").or_else(|| a.strip_prefix('-')) else {
+            // Go stops at the first non-flag argument.
+            return match a.as_str() {
+                "version" => Err(Cli::Print(version_line())),
+                "help" => Err(Cli::Print(format!("{USAGE}\n"))),
+                _ => Err(Cli::Fail(format!(
+                    "nats-server: unrecognized command: \"{a}\""
+                ))),
+            };
+        };
+        if body.is_empty() || body.starts_with('-') || body.starts_with('=') {
+            return Err(Cli::Print(format!("bad flag syntax: {a}\n{USAGE}\n")));
+        }
+        let (name, value) = match body.split_once('=') {
+            Some((n, v)) => (n, Some(v.to_string())),
+            None => (body, None),
+        };
+        let Some(fl) = lookup(name) else {
+            return Err(Cli::Print(format!(
+                "flag provided but not defined: -{name}\n{USAGE}\n"
+            )));
+        };
+        if fl.support == NotYet {
+            return Err(Cli::Fail(format!(
+                "nats-server: flag -{name} is not supported by nats-tpc yet"
+            )));
+        }
+        let value = match (fl.kind, value) {
+            (_, Some(v)) => v,
+            (Bool, None) => "true".to_string(),
+            (Value, None) => {
+                if i >= args.len() {
+                    return Err(Cli::Print(format!(
+                        "flag needs an argument: -{name}\n{USAGE}\n"
+                    )));
+                }
+                i += 1;
+                args[i - 1].clone()
+            }
+        };
+        out.push(format!("--{}={}", fl.id, value));
+    }
+    if i < args.len() {
+        let rest = &args[i];
+        return Err(Cli::Fail(format!(
+            "nats-server: unrecognized command: \"{rest}\""
+        )));
+    }
+    Ok(out)
+}
+
+/// `nats-server: v<version>`.
+pub fn version_line() -> String {
+    format!("nats-server: v{}\n", shards::defaults::VERSION)
+}
+
+/// Parses the command line (without the program name).
+pub fn parse(args: &[String]) -> Cli {
+    let norm = match normalize(args) {
+        Ok(n) => n,
+        Err(c) => return c,
+    };
+    match command().try_get_matches_from(norm) {
+        Ok(m) => {
+            if m.get_one::<bool>("help").copied().unwrap_or(false) {
+                Cli::Print(format!("{USAGE}\n"))
+            } else if m.get_one::<bool>("version").copied().unwrap_or(false) {
+                Cli::Print(version_line())
+            } else {
+                Cli::Run(m)
+            }
+        }
+        Err(e) => {
+            // clap's own wording for a bad value, in Go's shape.
+            let msg = e.to_string();
+            let first = msg
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim_start_matches("error: ");
+            Cli::Print(format!("invalid value: {first}\n{USAGE}\n"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(str::to_string).collect()
+    }
+
+    fn run(s: &str) -> ArgMatches {
+        match parse(&args(s)) {
+            Cli::Run(m) => m,
+            _ => panic!("expected run for {s}"),
+        }
+    }
+
+    #[test]
+    fn go_flag_forms() {
+        let m = run("-port 4333 -DV --addr=127.0.0.1");
+        assert_eq!(m.get_one::<String>("port").unwrap(), "4333");
+        assert_eq!(m.get_one::<bool>("dv"), Some(&true));
+        assert_eq!(m.get_one::<String>("addr").unwrap(), "127.0.0.1");
+        let m = run("-p=-1 -D=false");
+        assert_eq!(m.get_one::<String>("port").unwrap(), "-1");
+        assert_eq!(m.get_one::<bool>("debug"), Some(&false));
+    }
+
+    #[test]
+    fn unknown_flag_prints_usage_and_positional_fails() {
+        assert!(
+            matches!(parse(&args("-x")), Cli::Print(s) if s.starts_with("flag provided but not defined: -x"))
+        );
+        assert!(
+            matches!(parse(&args("foo")), Cli::Fail(s) if s.contains("unrecognized command: \"foo\""))
+        );
+        assert!(matches!(parse(&args("-v")), Cli::Print(s) if s.starts_with("nats-server: v2.")));
+        assert!(matches!(parse(&args("version")), Cli::Print(_)));
+    }
+}
