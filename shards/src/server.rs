@@ -10,7 +10,7 @@ use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::{FromRawFd, IntoRawFd};
 use std::sync::atomic::{AtomicU64, AtomicUsize};
-use std::sync::{mpsc, Arc, Barrier};
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use glommio::{LocalExecutorBuilder, Placement};
@@ -149,12 +149,10 @@ pub fn start(opts: Options) -> Result<Running, StartError> {
     });
 
     let mesh_ends = mesh::build(n);
-    let connected = Arc::new(Barrier::new(n));
     let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
     for ((id, listener), ends) in listeners.into_iter().enumerate().zip(mesh_ends) {
         let shared = shared.clone();
         let cpu = (!cpus.is_empty()).then(|| cpus[id % cpus.len()]);
-        let connected = connected.clone();
         let ready = ready_tx.clone();
         LocalExecutorBuilder::new(Placement::Unbound)
             .name(&format!("shard-{id}"))
@@ -163,7 +161,7 @@ pub fn start(opts: Options) -> Result<Running, StartError> {
                 if let Some(cpu) = cpu {
                     core_affinity::set_for_current(cpu);
                 }
-                run_shard(id, shared, listener, ends, connected, ready).await
+                run_shard(id, shared, listener, ends, ready).await
             })
             .map_err(|e| StartError::Executor(e.to_string()))?;
     }
@@ -202,29 +200,24 @@ async fn run_shard(
     shared: Arc<Shared>,
     listener: Socket,
     ends: mesh::MeshEnds,
-    connected: Arc<Barrier>,
     ready: mpsc::Sender<Result<(), String>>,
 ) {
     let shard = Shard::new(id, shared);
-    let mut senders = Vec::new();
+    // `connect` waits for the peer to connect its end, so every end connects in a task of
+    // its own (sequential connects would deadlock across shards). Until then, messages wait
+    // in the shard's outboxes.
     for (to, tx) in ends.senders.into_iter().enumerate() {
         if let Some(tx) = tx {
-            senders.push((to, tx.connect().await));
+            let shard = shard.clone();
+            glommio::spawn_local(async move { shard.pump(to, tx.connect().await).await }).detach();
         }
     }
-    let mut receivers = Vec::new();
     for (from, rx) in ends.receivers.into_iter().enumerate() {
         if let Some(rx) = rx {
-            receivers.push((from, rx.connect().await));
+            let shard = shard.clone();
+            glommio::spawn_local(async move { shard.receive(from, rx.connect().await).await })
+                .detach();
         }
-    }
-    // Every shard has connected its ends before anyone sends.
-    connected.wait();
-    for (to, tx) in senders {
-        glommio::spawn_local(shard.clone().pump(to, tx)).detach();
-    }
-    for (from, rx) in receivers {
-        glommio::spawn_local(shard.clone().receive(from, rx)).detach();
     }
     // SAFETY: the fd comes from a socket we own and hand over whole.
     let listener = unsafe { glommio::net::TcpListener::from_raw_fd(listener.into_raw_fd()) };
