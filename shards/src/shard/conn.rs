@@ -67,8 +67,13 @@ pub struct ConnState {
     pub last_in: Instant,
     /// When the writer sends the next PING.
     pub next_ping: Instant,
-    /// Whether an interest change went to other shards since the last PING round.
-    pub interest_dirty: bool,
+    /// The shard's interest sequence number this connection's subscriptions need applied
+    /// on every other shard before a PONG (subscribe-then-flush).
+    pub interest_need: u64,
+    /// Set by the writer when it has finished (flushed and shut the socket down).
+    pub writer_done: bool,
+    /// The reader's waker while it waits for the writer to finish.
+    pub done_waker: Option<Waker>,
     /// When the last server PING went out (for nats-server's RTT-driven first PING).
     pub rtt_start: Option<Instant>,
 }
@@ -240,7 +245,9 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
             pings_out: 0,
             last_in: now,
             next_ping: now + first_ping_delay(&shard),
-            interest_dirty: false,
+            interest_need: 0,
+            writer_done: false,
+            done_waker: None,
             rtt_start: None,
         }),
     });
@@ -267,20 +274,13 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
         shared.num_clients.fetch_sub(1, Ordering::Relaxed);
     }
     // Wait for the writer's shutdown before cleaning up, so every queued byte had its chance.
+    conn.close(CloseReason::ClientClosed);
     poll_fn(|cx| {
         let mut st = conn.st.borrow_mut();
-        if st.closing.is_some() && st.writer.is_none() && st.out.is_empty() {
-            // The writer has gone (it clears `out` when it leaves).
+        if st.writer_done {
             Poll::Ready(())
         } else {
-            if st.closing.is_none() {
-                st.closing = Some(CloseReason::ClientClosed);
-            }
-            // Re-check after the writer runs.
-            cx.waker().wake_by_ref();
-            if let Some(w) = st.writer.take() {
-                w.wake();
-            }
+            st.done_waker = Some(cx.waker().clone());
             Poll::Pending
         }
     })
@@ -366,10 +366,10 @@ async fn reader(shard: &Rc<Shard>, conn: &Rc<Conn>, stream: &Stream) {
             match parser.parse(&buf[start..end], &lim) {
                 Ok(Parsed::Op { op, consumed }) => {
                     let ping = matches!(op, Op::Ping);
-                    if ping && shard.shared.nshards > 1 && conn.st.borrow().interest_dirty {
+                    if ping && shard.shared.nshards > 1 {
                         // Subscribe-then-flush: the PONG promises every shard knows.
-                        conn.st.borrow_mut().interest_dirty = false;
-                        shard.barrier().await;
+                        let need = conn.st.borrow().interest_need;
+                        shard.barrier(need).await;
                     }
                     let res = handle_op(shard, conn, op);
                     start += consumed;
@@ -805,6 +805,11 @@ async fn writer(shard: Rc<Shard>, conn: Rc<Conn>, stream: Stream) {
     // SAFETY: the fd is owned by `stream`, which we still hold.
     unsafe {
         libc::shutdown(conn.fd, libc::SHUT_RDWR);
+    }
+    let mut st = conn.st.borrow_mut();
+    st.writer_done = true;
+    if let Some(w) = st.done_waker.take() {
+        w.wake();
     }
 }
 

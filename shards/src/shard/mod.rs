@@ -98,6 +98,10 @@ pub struct State {
     drain_waiters: Vec<Waker>,
     next_barrier: u64,
     barriers: FxMap<u64, (usize, Option<Waker>)>,
+    /// Number of interest changes sent to the other shards so far.
+    interest_seq: u64,
+    /// Every interest change up to this one is known to be applied on all other shards.
+    interest_acked: u64,
     pub conns: FxMap<u64, Rc<Conn>>,
 }
 
@@ -125,6 +129,8 @@ impl Shard {
                 drain_waiters: Vec::new(),
                 next_barrier: 0,
                 barriers: FxMap::default(),
+                interest_seq: 0,
+                interest_acked: 0,
                 conns: FxMap::default(),
             }),
             rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ ((id as u64 + 1) << 32) ^ seed()),
@@ -208,8 +214,10 @@ impl Shard {
             *count += 1;
             if queue.is_some() || *count == 1 {
                 self.broadcast_interest(st, &subject, &queue, 1);
-                conn.st.borrow_mut().interest_dirty = true;
             }
+            // Even without a broadcast of its own, this subscription relies on the one that
+            // made the shard interested, which may still be in flight.
+            conn.st.borrow_mut().interest_need = st.interest_seq;
         }
         Some(key)
     }
@@ -238,9 +246,6 @@ impl Shard {
             }
             if send {
                 self.broadcast_interest(st, &sub.subject, &sub.queue, -1);
-                if let Ok(mut cs) = sub.conn.st.try_borrow_mut() {
-                    cs.interest_dirty = true;
-                }
             }
         }
     }
@@ -456,12 +461,15 @@ impl Shard {
 
     /// Waits until every other shard has applied everything this shard sent before now.
     /// Used before answering a PING that follows SUB/UNSUB (subscribe-then-flush).
-    pub async fn barrier(&self) {
-        if !self.multi() {
+    /// Does nothing when everything up to `need` (an interest sequence number) is known
+    /// to be applied already.
+    pub async fn barrier(&self, need: u64) {
+        if !self.multi() || self.st.borrow().interest_acked >= need {
             return;
         }
-        let id = {
+        let (id, covers) = {
             let mut st = self.st.borrow_mut();
+            let covers = st.interest_seq;
             let id = st.next_barrier;
             st.next_barrier += 1;
             st.barriers.insert(id, (self.shared.nshards - 1, None));
@@ -470,13 +478,14 @@ impl Shard {
                     self.push_out(&mut st, to, ShardMsg::Barrier { id });
                 }
             }
-            id
+            (id, covers)
         };
         poll_fn(|cx| {
             let mut st = self.st.borrow_mut();
             let b = st.barriers.get_mut(&id).expect("barrier registered");
             if b.0 == 0 {
                 st.barriers.remove(&id);
+                st.interest_acked = st.interest_acked.max(covers);
                 Poll::Ready(())
             } else {
                 b.1 = Some(cx.waker().clone());
