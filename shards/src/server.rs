@@ -125,6 +125,17 @@ pub fn usable_cpus() -> Vec<core_affinity::CoreId> {
 /// Starts the server. Returns once every shard accepts connections.
 pub fn start(opts: Options) -> Result<Running, StartError> {
     uring::check()?;
+    // A shard's executor that fails to start only ends its thread; build one here first so
+    // the reason reaches the user.
+    LocalExecutorBuilder::new(Placement::Unbound)
+        .io_memory(GLOMMIO_IO_MEMORY)
+        .make()
+        .map_err(|e| {
+            StartError::Executor(format!(
+                "{e} (io_uring set-up failed: in Docker run with --privileged or a seccomp \
+                 profile that allows io_uring, and --ulimit memlock=-1)"
+            ))
+        })?;
     let cpus = usable_cpus();
     let n = if opts.shards > 0 {
         opts.shards

@@ -25,11 +25,34 @@ impl fmt::Display for UringUnavailable {
     }
 }
 
-#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+// The io_uring syscalls have the same numbers on x86_64 and aarch64.
 const SYS_IO_URING_SETUP: libc::c_long = 425;
+const SYS_IO_URING_REGISTER: libc::c_long = 427;
+const IORING_REGISTER_BUFFERS: libc::c_long = 0;
 
-/// Tries to create (and closes) a small io_uring.
+/// glommio refuses to start below this RLIMIT_MEMLOCK (its own check, whatever the kernel
+/// would allow).
+const GLOMMIO_MIN_MEMLOCK: u64 = 512 * 1024;
+
+/// Tries to create (and closes) a small io_uring, and checks the memlock limit.
 pub fn check() -> Result<(), UringUnavailable> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes only `lim`.
+    if unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut lim) } == 0
+        && lim.rlim_cur != libc::RLIM_INFINITY
+        && (lim.rlim_cur as u64) < GLOMMIO_MIN_MEMLOCK
+    {
+        return Err(UringUnavailable {
+            reason: format!(
+                "the memlock limit is {} KiB and io_uring needs at least {} KiB (ulimit -l)",
+                lim.rlim_cur / 1024,
+                GLOMMIO_MIN_MEMLOCK / 1024
+            ),
+        });
+    }
     if let Ok(v) = std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled") {
         if v.trim() == "2" {
             return Err(UringUnavailable {
@@ -61,7 +84,37 @@ pub fn check() -> Result<(), UringUnavailable> {
         };
         return Err(UringUnavailable { reason });
     }
+    // glommio registers its I/O memory with the ring, which counts against RLIMIT_MEMLOCK.
+    let mut mem = vec![0u8; crate::defaults::GLOMMIO_IO_MEMORY];
+    let iov = libc::iovec {
+        iov_base: mem.as_mut_ptr().cast(),
+        iov_len: mem.len(),
+    };
+    // SAFETY: registers one buffer we own for the ring's lifetime; the ring is closed below
+    // before `mem` is dropped.
+    let reg = unsafe {
+        libc::syscall(
+            SYS_IO_URING_REGISTER,
+            fd,
+            IORING_REGISTER_BUFFERS,
+            &iov as *const libc::iovec,
+            1 as libc::c_long,
+        )
+    };
+    let reg_err = std::io::Error::last_os_error();
     // SAFETY: fd is a descriptor we own.
     unsafe { libc::close(fd as libc::c_int) };
+    drop(mem);
+    if reg < 0 {
+        let reason = match reg_err.raw_os_error() {
+            Some(libc::ENOMEM) | Some(libc::EPERM) => format!(
+                "io_uring could not lock {} KiB of memory ({reg_err}): the memlock limit \
+                 (ulimit -l) is too low",
+                crate::defaults::GLOMMIO_IO_MEMORY / 1024
+            ),
+            _ => format!("io_uring_register failed: {reg_err}"),
+        };
+        return Err(UringUnavailable { reason });
+    }
     Ok(())
 }
