@@ -42,3 +42,5 @@ pub const DEFAULT_MAX_CLOSED_CLIENTS: usize = 10_000;
 pub const GLOMMIO_IO_MEMORY: usize = 64 * 1024;
 /// Initial size of a connection's read buffer; it grows for larger frames.
 pub const READ_BUFFER_SIZE: usize = 64 * 1024;
+/// Most client shards one server runs (a publish tracks destination shards in a `u128`).
+pub const MAX_SHARDS: usize = 128;

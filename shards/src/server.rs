@@ -142,6 +142,12 @@ pub fn start(opts: Options) -> Result<Running, StartError> {
     } else {
         cpus.len().max(1)
     };
+    if n > crate::defaults::MAX_SHARDS {
+        return Err(StartError::Executor(format!(
+            "{n} shards requested, at most {} are supported",
+            crate::defaults::MAX_SHARDS
+        )));
+    }
     let port = if opts.port < 0 { 0 } else { opts.port as u16 };
     let (listeners, client_addr) = bind_listeners(&opts.host, port, n)?;
     let server_id = nkey::new_server_id();

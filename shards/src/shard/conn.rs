@@ -352,6 +352,7 @@ async fn reader(shard: &Rc<Shard>, conn: &Rc<Conn>, stream: &Stream) {
             }
         };
         end += n;
+        let mut active = false;
         let headers = conn.st.borrow().headers;
         let lim = Limits {
             max_control_line: opts.max_control_line,
@@ -366,6 +367,11 @@ async fn reader(shard: &Rc<Shard>, conn: &Rc<Conn>, stream: &Stream) {
             match parser.parse(&buf[start..end], &lim) {
                 Ok(Parsed::Op { op, consumed }) => {
                     let ping = matches!(op, Op::Ping);
+                    // Activity that makes a server PING unnecessary (nats-server's lastIn).
+                    active |= matches!(
+                        op,
+                        Op::Ping | Op::Pub(_) | Op::HPub(_) | Op::Sub { .. } | Op::Unsub { .. }
+                    );
                     if ping && shard.shared.nshards > 1 {
                         // Subscribe-then-flush: the PONG promises every shard knows.
                         let need = conn.st.borrow().interest_need;
@@ -395,9 +401,16 @@ async fn reader(shard: &Rc<Shard>, conn: &Rc<Conn>, stream: &Stream) {
                 }
             }
         }
+        if active {
+            conn.st.borrow_mut().last_in = Instant::now();
+        }
         if start == end {
             start = 0;
             end = 0;
+            // Give back the memory a large frame needed.
+            if buf.len() > 4 * READ_BUFFER_SIZE {
+                buf = vec![0u8; READ_BUFFER_SIZE];
+            }
         }
         shard.wait_outbox().await;
         // Let the writers and pumps woken by this batch run before reading more.
@@ -506,7 +519,6 @@ fn handle_op(shard: &Rc<Shard>, conn: &Rc<Conn>, op: Op) -> Result<(), ProtoErro
             Ok(())
         }
         Op::Ping => {
-            conn.st.borrow_mut().last_in = Instant::now();
             handle_ping(shard, conn);
             Ok(())
         }
@@ -642,8 +654,7 @@ fn handle_sub(
 ) {
     let max_subs = shard.shared.opts.max_subscriptions;
     let (verbose, exists) = {
-        let mut st = conn.st.borrow_mut();
-        st.last_in = Instant::now();
+        let st = conn.st.borrow();
         if max_subs > 0 && st.subs.len() >= max_subs {
             drop(st);
             conn.queue_err(soft::MAX_SUBSCRIPTIONS);
@@ -669,8 +680,7 @@ fn handle_sub(
 
 fn handle_unsub(shard: &Rc<Shard>, conn: &Rc<Conn>, sid: &[u8], max: Option<i64>) {
     let (verbose, key) = {
-        let mut st = conn.st.borrow_mut();
-        st.last_in = Instant::now();
+        let st = conn.st.borrow();
         (st.opts.verbose, st.subs.get(sid).copied())
     };
     if verbose {

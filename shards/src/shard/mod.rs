@@ -325,17 +325,21 @@ impl Shard {
             }
             return delivered;
         }
-        // Per destination shard: deliver to plain subs? which queue groups?
+        // Per destination shard: deliver to plain subs (a bit per shard)? which queue groups?
         let n = self.shared.nshards;
-        let mut plain = vec![false; n];
-        let mut queues: Vec<Vec<Bytes>> = vec![Vec::new(); n];
+        let mut plain: u128 = 0;
         for &(shard, _) in &rr.plain {
-            plain[shard as usize] = true;
+            plain |= 1 << shard;
         }
-        self.pick_queues(st, &r, &rr, m, skip_cid, &mut queues, &mut delivered);
+        let mut queues: Vec<(u16, Bytes)> = Vec::new();
+        if !r.queues.is_empty() || !rr.queues.is_empty() {
+            self.pick_queues(st, &r, &rr, m, skip_cid, &mut queues, &mut delivered);
+        }
         let mut cm: Option<CrossMsg> = None;
         for to in 0..n {
-            if !plain[to] && queues[to].is_empty() {
+            let to_plain = plain & (1 << to) != 0;
+            let has_q = queues.iter().any(|(s, _)| *s as usize == to);
+            if !to_plain && !has_q {
                 continue;
             }
             let base = cm.get_or_insert_with(|| {
@@ -344,8 +348,14 @@ impl Shard {
                 )
             });
             let mut msg = base.clone();
-            msg.plain = plain[to];
-            msg.queues = std::mem::take(&mut queues[to]);
+            msg.plain = to_plain;
+            if has_q {
+                msg.queues = queues
+                    .iter()
+                    .filter(|(s, _)| *s as usize == to)
+                    .map(|(_, q)| q.clone())
+                    .collect();
+            }
             self.push_out(st, to, ShardMsg::Msg(msg));
             delivered = true;
         }
@@ -361,7 +371,7 @@ impl Shard {
         rr: &MatchResult<u16>,
         m: &MsgRef,
         skip_cid: Option<u64>,
-        queues: &mut [Vec<Bytes>],
+        queues: &mut Vec<(u16, Bytes)>,
         delivered: &mut bool,
     ) {
         for g in &r.queues {
@@ -383,7 +393,7 @@ impl Shard {
             }
             if let Some(q) = remote {
                 let shard = pick_weighted(&q.members, self.rand(rw as usize) as u32);
-                queues[shard as usize].push(Bytes::copy_from_slice(&g.name));
+                queues.push((shard, Bytes::copy_from_slice(&g.name)));
             }
         }
         for q in &rr.queues {
@@ -392,7 +402,7 @@ impl Shard {
             }
             let rw: u32 = q.members.iter().map(|x| x.1).sum();
             let shard = pick_weighted(&q.members, self.rand(rw as usize) as u32);
-            queues[shard as usize].push(Bytes::copy_from_slice(&q.name));
+            queues.push((shard, Bytes::copy_from_slice(&q.name)));
         }
     }
 
