@@ -271,6 +271,8 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
     glommio::spawn_local(writer(shard.clone(), conn.clone(), stream.clone())).detach();
     if counted {
         reader(&shard, &conn, &stream).await;
+        // The reader may stop mid-batch (an error after some publishes).
+        shard.flush_staged();
         shared.num_clients.fetch_sub(1, Ordering::Relaxed);
     }
     // Wait for the writer's shutdown before cleaning up, so every queued byte had its chance.
@@ -401,6 +403,7 @@ async fn reader(shard: &Rc<Shard>, conn: &Rc<Conn>, stream: &Stream) {
                 }
             }
         }
+        shard.flush_staged();
         if active {
             conn.st.borrow_mut().last_in = Instant::now();
         }
@@ -571,8 +574,7 @@ fn first_ping_delay(shard: &Shard) -> Duration {
 
 fn handle_pub(shard: &Rc<Shard>, conn: &Rc<Conn>, pa: &PubArgs, has_hdr: bool) {
     let (pedantic, verbose, echo, no_responders) = {
-        let mut st = conn.st.borrow_mut();
-        st.last_in = Instant::now();
+        let st = conn.st.borrow();
         (
             st.opts.pedantic,
             st.opts.verbose,

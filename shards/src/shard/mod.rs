@@ -29,7 +29,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_lite::future::poll_fn;
 use glommio::channels::shared_channel::{ConnectedReceiver, ConnectedSender};
 use rustc_hash::FxHasher;
@@ -41,6 +41,9 @@ use conn::Conn;
 use mesh::{Batch, CrossMsg, ShardMsg};
 
 type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+/// Arena size at which staged cross-shard messages are flushed before the batch ends.
+const ARENA_FLUSH: usize = 256 * 1024;
 
 /// Messages queued for one other shard before a publisher waits for the pump.
 const OUTBOX_HIGH_WATER: usize = 64 * 1024;
@@ -103,6 +106,18 @@ pub struct State {
     /// Every interest change up to this one is known to be applied on all other shards.
     interest_acked: u64,
     pub conns: FxMap<u64, Rc<Conn>>,
+    /// Payload bytes of this batch's messages for other shards, frozen into one `Bytes`.
+    arena: BytesMut,
+    /// Messages for other shards waiting for the end of the batch.
+    staged: Vec<Staged>,
+}
+
+/// A message for another shard whose bytes sit at `start..end` of the arena.
+struct Staged {
+    to: u16,
+    start: usize,
+    end: usize,
+    msg: CrossMsg,
 }
 
 /// One shard.
@@ -132,6 +147,8 @@ impl Shard {
                 interest_seq: 0,
                 interest_acked: 0,
                 conns: FxMap::default(),
+                arena: BytesMut::new(),
+                staged: Vec::new(),
             }),
             rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ ((id as u64 + 1) << 32) ^ seed()),
             shared,
@@ -153,6 +170,10 @@ impl Shard {
     }
 
     fn push_out(&self, st: &mut State, to: usize, m: ShardMsg) {
+        if !matches!(m, ShardMsg::Msg(_)) {
+            // Keep order: messages published before this item go first.
+            self.flush_staged_locked(st);
+        }
         let q = &mut st.outbox[to];
         q.push(m);
         if q.len() == 1 {
@@ -169,6 +190,7 @@ impl Shard {
         queue: &Option<Bytes>,
         delta: i32,
     ) {
+        st.interest_seq += 1;
         for to in 0..self.shared.nshards {
             if to != self.id {
                 let m = ShardMsg::Interest {
@@ -335,20 +357,32 @@ impl Shard {
         if !r.queues.is_empty() || !rr.queues.is_empty() {
             self.pick_queues(st, &r, &rr, m, skip_cid, &mut queues, &mut delivered);
         }
-        let mut cm: Option<CrossMsg> = None;
+        let mut range: Option<(usize, usize)> = None;
         for to in 0..n {
             let to_plain = plain & (1 << to) != 0;
             let has_q = queues.iter().any(|(s, _)| *s as usize == to);
             if !to_plain && !has_q {
                 continue;
             }
-            let base = cm.get_or_insert_with(|| {
-                CrossMsg::new(
-                    m.subject, m.reply, m.hdr_tok, m.size_tok, m.hdr_len, m.has_hdr, m.payload,
-                )
+            // The message is copied once into the batch arena, whatever the fan-out.
+            let (start, end) = *range.get_or_insert_with(|| {
+                let start = st.arena.len();
+                for part in [m.subject, m.reply, m.hdr_tok, m.size_tok, m.payload] {
+                    st.arena.extend_from_slice(part);
+                }
+                (start, st.arena.len())
             });
-            let mut msg = base.clone();
-            msg.plain = to_plain;
+            let mut msg = CrossMsg {
+                buf: Bytes::new(),
+                subj_len: m.subject.len() as u32,
+                reply_len: m.reply.len() as u32,
+                hdr_tok_len: m.hdr_tok.len() as u16,
+                size_tok_len: m.size_tok.len() as u16,
+                hdr_len: m.hdr_len as u32,
+                has_hdr: m.has_hdr,
+                plain: to_plain,
+                queues: Vec::new(),
+            };
             if has_q {
                 msg.queues = queues
                     .iter()
@@ -356,10 +390,44 @@ impl Shard {
                     .map(|(_, q)| q.clone())
                     .collect();
             }
-            self.push_out(st, to, ShardMsg::Msg(msg));
+            st.staged.push(Staged {
+                to: to as u16,
+                start,
+                end,
+                msg,
+            });
             delivered = true;
         }
+        if st.arena.len() >= ARENA_FLUSH {
+            self.flush_staged_locked(st);
+        }
         delivered
+    }
+
+    /// Moves the messages staged by this batch of publishes into the outboxes, each a slice
+    /// of one shared `Bytes`. Called at the end of every read and before anything else is
+    /// queued for another shard, so per-source order holds.
+    pub fn flush_staged(&self) {
+        let mut st = self.st.borrow_mut();
+        self.flush_staged_locked(&mut st);
+    }
+
+    fn flush_staged_locked(&self, st: &mut State) {
+        if st.staged.is_empty() {
+            return;
+        }
+        let frozen = st.arena.split().freeze();
+        let staged = std::mem::take(&mut st.staged);
+        for Staged {
+            to,
+            start,
+            end,
+            mut msg,
+        } in staged
+        {
+            msg.buf = frozen.slice(start..end);
+            self.push_out(st, to as usize, ShardMsg::Msg(msg));
+        }
     }
 
     /// Chooses one member per queue group among local members and other shards' weights.
