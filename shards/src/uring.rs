@@ -43,7 +43,7 @@ pub fn check() -> Result<(), UringUnavailable> {
     // SAFETY: getrlimit writes only `lim`.
     if unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut lim) } == 0
         && lim.rlim_cur != libc::RLIM_INFINITY
-        && (lim.rlim_cur as u64) < GLOMMIO_MIN_MEMLOCK
+        && lim.rlim_cur < GLOMMIO_MIN_MEMLOCK
     {
         return Err(UringUnavailable {
             reason: format!(

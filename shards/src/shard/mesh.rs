@@ -11,13 +11,16 @@
 use bytes::Bytes;
 use glommio::channels::shared_channel::{self, SharedReceiver, SharedSender};
 
+use super::MsgRef;
+
 /// Batches in flight per channel before the sender waits.
 pub const CHANNEL_BATCHES: usize = 1024;
 
 /// A message published on one shard for the subscribers of another.
 ///
 /// `buf` holds subject, reply, the size tokens as the publisher wrote them, and the
-/// header+payload, in one refcounted allocation shared by every destination shard.
+/// header+payload: a slice of the publishing shard's batch arena, shared by every
+/// destination shard.
 #[derive(Debug, Clone)]
 pub struct CrossMsg {
     pub buf: Bytes,
@@ -36,45 +39,22 @@ pub struct CrossMsg {
 }
 
 impl CrossMsg {
-    /// Builds the shared buffer for a publish.
-    pub fn new(
-        subject: &[u8],
-        reply: &[u8],
-        hdr_tok: &[u8],
-        size_tok: &[u8],
-        hdr_len: usize,
-        has_hdr: bool,
-        payload: &[u8],
-    ) -> CrossMsg {
-        let mut v = Vec::with_capacity(
-            subject.len() + reply.len() + hdr_tok.len() + size_tok.len() + payload.len(),
-        );
-        v.extend_from_slice(subject);
-        v.extend_from_slice(reply);
-        v.extend_from_slice(hdr_tok);
-        v.extend_from_slice(size_tok);
-        v.extend_from_slice(payload);
-        CrossMsg {
-            buf: Bytes::from(v),
-            subj_len: subject.len() as u32,
-            reply_len: reply.len() as u32,
-            hdr_tok_len: hdr_tok.len() as u16,
-            size_tok_len: size_tok.len() as u16,
-            hdr_len: hdr_len as u32,
-            has_hdr,
-            plain: false,
-            queues: Vec::new(),
-        }
-    }
-
-    /// The parts of the message: subject, reply, header size token, size token, payload.
-    pub fn parts(&self) -> (&[u8], &[u8], &[u8], &[u8], &[u8]) {
+    /// The message as delivery sees it.
+    pub fn view(&self) -> MsgRef<'_> {
         let b = &self.buf[..];
         let s = self.subj_len as usize;
         let r = s + self.reply_len as usize;
         let h = r + self.hdr_tok_len as usize;
         let z = h + self.size_tok_len as usize;
-        (&b[..s], &b[s..r], &b[r..h], &b[h..z], &b[z..])
+        MsgRef {
+            subject: &b[..s],
+            reply: &b[s..r],
+            hdr_tok: &b[r..h],
+            size_tok: &b[h..z],
+            hdr_len: self.hdr_len as usize,
+            has_hdr: self.has_hdr,
+            payload: &b[z..],
+        }
     }
 }
 

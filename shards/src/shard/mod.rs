@@ -476,16 +476,8 @@ impl Shard {
 
     /// Delivers a message that another shard routed here.
     fn deliver_cross(&self, cm: &CrossMsg) {
-        let (subject, reply, hdr_tok, size_tok, payload) = cm.parts();
-        let m = MsgRef {
-            subject,
-            reply,
-            hdr_tok,
-            size_tok,
-            hdr_len: cm.hdr_len as usize,
-            has_hdr: cm.has_hdr,
-            payload,
-        };
+        let m = cm.view();
+        let subject = m.subject;
         let mut st = self.st.borrow_mut();
         let st = &mut *st;
         let r = st.local.matches(subject);
