@@ -1,0 +1,320 @@
+//! Side by side: each case (scenario, size) runs on a fresh server A, then a fresh server B,
+//! round after round (A B A B ...), server and generator pinned to their CPUs. Around every
+//! run the harness reads the server's CPU time, its own, and the measured CPUs' busy time,
+//! so that time used by anyone else on those CPUs is seen and the run retried or flagged.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::ceiling::{self, Ceiling};
+use crate::report::{self, Meta, Record};
+use crate::scenario::{Measurement, Params, Scenario};
+use crate::server::Server;
+use crate::sys;
+
+/// A server under test: a name for the report and a command template with `{port}` (and
+/// optionally `{shards}`).
+#[derive(Debug, Clone)]
+pub struct ServerSpec {
+    pub name: String,
+    pub command: String,
+}
+
+/// Everything a comparison needs.
+#[derive(Debug, Clone)]
+pub struct CompareOpts {
+    pub servers: Vec<ServerSpec>,
+    pub rounds: usize,
+    pub server_cpus: Vec<usize>,
+    pub client_cpus: Vec<usize>,
+    pub scenarios: Vec<Scenario>,
+    pub sizes: Vec<usize>,
+    pub params: Params,
+    /// `{shards}` value for the main runs.
+    pub shards: usize,
+    /// Shard counts for the scaling sweep (empty: no sweep).
+    pub sweep_shards: Vec<usize>,
+    pub sweep_scenario: Scenario,
+    pub sweep_size: usize,
+    pub out_dir: PathBuf,
+    /// Largest share of the measured CPUs' time others may use before a run is retried.
+    pub max_foreign: f64,
+    /// Extra attempts for a run that saw interference.
+    pub retries: usize,
+    /// Skip the generator ceiling check.
+    pub skip_ceiling: bool,
+    /// Stop with an error (exit non-zero) if any run failed or stayed noisy.
+    pub strict: bool,
+}
+
+/// What a comparison produced.
+pub struct Outcome {
+    pub records: Vec<Record>,
+    pub files: Vec<String>,
+    pub markdown: String,
+}
+
+/// CPU readings taken around one run.
+struct Probe {
+    server: Option<f64>,
+    own: Option<f64>,
+    cpus: Option<sys::CpuTimes>,
+    wall: std::time::Instant,
+}
+
+impl Probe {
+    fn take(server: &Server, cpus: &[usize]) -> Probe {
+        Probe {
+            server: server.cpu_seconds(),
+            own: sys::process_cpu_seconds(None),
+            cpus: sys::cpu_times(cpus),
+            wall: std::time::Instant::now(),
+        }
+    }
+}
+
+/// The measured CPUs: the union of server and generator CPUs (all CPUs when unpinned).
+fn measured_cpus(o: &CompareOpts) -> Vec<usize> {
+    let mut v: Vec<usize> = o
+        .server_cpus
+        .iter()
+        .chain(&o.client_cpus)
+        .copied()
+        .collect();
+    if v.is_empty() {
+        v = sys::allowed_cpus();
+    }
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// Fills the CPU accounting of a record from the probes around its run.
+fn account(r: &mut Record, before: &Probe, after: &Probe, ncpus: usize, max_foreign: f64) {
+    let d = |a: Option<f64>, b: Option<f64>| Some(b? - a?);
+    r.server_cpu_s = d(before.server, after.server);
+    r.gen_cpu_s = d(before.own, after.own);
+    let msgs = if r.m.delivered > 0 {
+        r.m.delivered
+    } else {
+        r.m.published
+    };
+    if let Some(s) = r.server_cpu_s {
+        if msgs > 0 {
+            r.server_cpu_ns_per_msg = Some(s * 1e9 / msgs as f64);
+        }
+    }
+    if let (Some(a), Some(b), Some(s), Some(g)) =
+        (before.cpus, after.cpus, r.server_cpu_s, r.gen_cpu_s)
+    {
+        let wall = after.wall.duration_since(before.wall).as_secs_f64();
+        // Task time on these CPUs that neither the server nor the generator accounts for,
+        // plus time the hypervisor stole. irq/softirq time is left out: loopback TCP work
+        // lands there and belongs to this run. The server or generator may also run on
+        // other CPUs if unpinned, which can only make `foreign` smaller (clamped at 0).
+        let foreign = ((b.task - a.task) - s - g).max(0.0) + (b.steal - a.steal);
+        r.foreign_cpu_s = Some(foreign);
+        let avail = wall * ncpus as f64;
+        if avail > 0.0 {
+            let frac = foreign / avail;
+            r.foreign_frac = Some(frac);
+            r.interference = frac > max_foreign;
+        }
+    }
+}
+
+/// Runs one case on one fresh server, retrying while others use the CPUs.
+fn measure_one(
+    o: &CompareOpts,
+    spec: &ServerSpec,
+    kind: &str,
+    round: usize,
+    shards: usize,
+    scenario: Scenario,
+    size: usize,
+    ceilings: &[Ceiling],
+) -> Record {
+    let cpus = measured_cpus(o);
+    let log = o.out_dir.join(format!("server-{}.log", spec.name));
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let mut r = Record {
+            kind: kind.into(),
+            server: spec.name.clone(),
+            round,
+            shards,
+            attempts,
+            ..Record::default()
+        };
+        let server = match Server::start(&spec.command, shards, &o.server_cpus, &log) {
+            Ok(s) => s,
+            Err(e) => {
+                r.m = Measurement {
+                    scenario: scenario.name().into(),
+                    size,
+                    errors: vec![format!("server did not start: {e}")],
+                    ..Measurement::default()
+                };
+                return r;
+            }
+        };
+        let before = Probe::take(&server, &cpus);
+        r.m = crate::run_case(server.addr, scenario, size, &o.params, Some(server.pid()));
+        let after = Probe::take(&server, &cpus);
+        let mut server = server;
+        if !server.alive() {
+            r.m.errors.push("server exited during the run".into());
+        }
+        server.stop();
+        account(&mut r, &before, &after, cpus.len(), o.max_foreign);
+        r.ok = r.m.ok();
+        if let Some(c) = ceilings.iter().find(|c| c.size == r.m.size) {
+            r.headroom = c.headroom(&r.m);
+        }
+        if !r.interference || attempts > o.retries {
+            return r;
+        }
+        eprintln!(
+            "[WRN] {} {} {}B round {}: others used {:.0}% of the measured CPUs, retrying",
+            spec.name,
+            scenario,
+            size,
+            round,
+            r.foreign_frac.unwrap_or(0.0) * 100.0
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+fn progress(r: &Record) {
+    let what = match (&r.m.latency, r.m.rss_per_conn) {
+        (Some(l), _) => format!("p50 {:.1}µs p99 {:.1}µs", l.p50_us, l.p99_us),
+        (None, Some(b)) => format!("{:.0} B/conn", b),
+        _ => format!("{}/s", report::human(r.m.msgs_per_sec)),
+    };
+    let mut flags = String::new();
+    if !r.ok {
+        flags.push_str(&format!(
+            " FAILED lost={} dup={} reord={} errors={:?}",
+            r.m.verdict.lost, r.m.verdict.duplicates, r.m.verdict.reordered, r.m.errors
+        ));
+    }
+    if r.interference {
+        flags.push_str(" NOISY");
+    }
+    eprintln!(
+        "[INF] round {} {:>8} {:>9} {:>6}B shards={} {}{}",
+        r.round, r.server, r.m.scenario, r.m.size, r.shards, what, flags
+    );
+}
+
+/// Runs the whole comparison and writes `results.jsonl`, `report.md` and the charts into
+/// `out_dir`.
+pub fn run(o: &CompareOpts, meta: Meta) -> Result<Outcome, String> {
+    fs::create_dir_all(&o.out_dir).map_err(|e| format!("{}: {e}", o.out_dir.display()))?;
+    // The generator's threads inherit this mask.
+    sys::pin_current_thread(&o.client_cpus).map_err(|e| format!("pinning the generator: {e}"))?;
+    let path = o.out_dir.join("results.jsonl");
+    let mut out = File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let emit = |out: &mut File, line: String| -> Result<(), String> {
+        writeln!(out, "{line}").map_err(|e| e.to_string())
+    };
+    emit(
+        &mut out,
+        serde_json::to_string(&meta).map_err(|e| e.to_string())?,
+    )?;
+    let mut records = Vec::new();
+
+    let cases = crate::cases(&o.scenarios, &o.sizes, &o.params);
+    let mut ceilings = Vec::new();
+    if !o.skip_ceiling {
+        let mut sizes: Vec<usize> = cases.iter().map(|c| c.1).collect();
+        if !o.sweep_shards.is_empty() {
+            sizes.push(o.sweep_size);
+        }
+        sizes.sort_unstable();
+        sizes.dedup();
+        let d = o.params.duration.min(Duration::from_secs(2));
+        for size in sizes.into_iter().filter(|&s| s > 0) {
+            match ceiling::measure(size, &o.server_cpus, d) {
+                Ok(c) => {
+                    eprintln!(
+                        "[INF] generator ceiling {size}B: publish {}/s, receive {}/s",
+                        report::human(c.pub_rate),
+                        report::human(c.sub_rate)
+                    );
+                    let r = Record {
+                        kind: "ceiling".into(),
+                        server: "generator".into(),
+                        m: Measurement {
+                            scenario: "ceiling".into(),
+                            size,
+                            ..Measurement::default()
+                        },
+                        ok: true,
+                        attempts: 1,
+                        ceiling: Some(c),
+                        ..Record::default()
+                    };
+                    emit(
+                        &mut out,
+                        serde_json::to_string(&r).map_err(|e| e.to_string())?,
+                    )?;
+                    records.push(r);
+                    ceilings.push(c);
+                }
+                Err(e) => eprintln!("[WRN] generator ceiling at {size}B: {e}"),
+            }
+        }
+    }
+
+    for round in 0..o.rounds {
+        for &(scenario, size) in &cases {
+            for spec in &o.servers {
+                let r = measure_one(
+                    o, spec, "result", round, o.shards, scenario, size, &ceilings,
+                );
+                progress(&r);
+                emit(
+                    &mut out,
+                    serde_json::to_string(&r).map_err(|e| e.to_string())?,
+                )?;
+                records.push(r);
+            }
+        }
+    }
+    for &shards in &o.sweep_shards {
+        for round in 0..o.rounds {
+            for spec in &o.servers {
+                let r = measure_one(
+                    o,
+                    spec,
+                    "sweep",
+                    round,
+                    shards,
+                    o.sweep_scenario,
+                    o.sweep_size,
+                    &ceilings,
+                );
+                progress(&r);
+                emit(
+                    &mut out,
+                    serde_json::to_string(&r).map_err(|e| e.to_string())?,
+                )?;
+                records.push(r);
+            }
+        }
+    }
+    drop(out);
+    let mut files = vec![path.display().to_string()];
+    files.extend(report::write_all(&o.out_dir, Some(&meta), &records)?);
+    let markdown = report::markdown(Some(&meta), &records);
+    Ok(Outcome {
+        records,
+        files,
+        markdown,
+    })
+}
