@@ -126,6 +126,7 @@ fn account(r: &mut Record, before: &Probe, after: &Probe, ncpus: usize, max_fore
 }
 
 /// Runs one case on one fresh server, retrying while others use the CPUs.
+#[allow(clippy::too_many_arguments)]
 fn measure_one(
     o: &CompareOpts,
     spec: &ServerSpec,
@@ -213,7 +214,8 @@ fn progress(r: &Record) {
 
 /// Runs the whole comparison and writes `results.jsonl`, `report.md` and the charts into
 /// `out_dir`.
-pub fn run(o: &CompareOpts, meta: Meta) -> Result<Outcome, String> {
+pub fn run(o: &CompareOpts, mut meta: Meta) -> Result<Outcome, String> {
+    meta.kind = "meta".into();
     fs::create_dir_all(&o.out_dir).map_err(|e| format!("{}: {e}", o.out_dir.display()))?;
     // The generator's threads inherit this mask.
     sys::pin_current_thread(&o.client_cpus).map_err(|e| format!("pinning the generator: {e}"))?;

@@ -36,7 +36,7 @@ pub fn churn(rate: u64) -> SideLoad {
             // Cap one batch so a late wake-up does not turn into one huge burst.
             while done < due && out.len() < 32 * 1024 {
                 let sid = done + 1;
-                let subject = if sid % 2 == 0 {
+                let subject = if sid & 1 == 0 {
                     format!("churn.{sid}")
                 } else {
                     format!("churn.*.{sid}")

@@ -158,8 +158,9 @@ pub fn human(v: f64) -> String {
     }
 }
 
-fn size_label(size: usize) -> String {
-    if size >= 1024 && size % 1024 == 0 {
+/// `16B`, `1KiB`, `16KiB`.
+pub fn size_label(size: usize) -> String {
+    if size >= 1024 && size & 1023 == 0 {
         format!("{}KiB", size / 1024)
     } else {
         format!("{size}B")

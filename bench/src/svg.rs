@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::report::{headline, human, Record, Stats};
+use crate::report::{headline, human, size_label, Record, Stats};
 use crate::scenario::Scenario;
 
 /// Series colours: A, B, then more.
@@ -174,14 +174,6 @@ fn render(title: &str, names: &[String], panels: &[Panel]) -> String {
     }
     s.push_str("</svg>\n");
     s
-}
-
-fn size_label(size: usize) -> String {
-    if size >= 1024 && size % 1024 == 0 {
-        format!("{}KiB", size / 1024)
-    } else {
-        format!("{size}B")
-    }
 }
 
 fn stats_for(recs: &[&Record], name: &str, f: impl Fn(&Record) -> Option<f64>) -> Option<Stats> {
