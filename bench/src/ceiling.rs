@@ -85,8 +85,15 @@ fn receive_all(addr: SocketAddr) -> Result<f64, String> {
     let mut sub = Vec::new();
     proto::encode_sub(&mut sub, b"bench.ceiling", None, 1);
     c.write_all(&sub).map_err(|e| e.to_string())?;
-    c.flush(|_| {}).map_err(|e| e.to_string())?;
     let mut checker = SeqChecker::new(1);
+    // The source starts as soon as it answers this PING: the read that brings the PONG may
+    // bring the first messages too, and they count.
+    c.flush(|f| {
+        if let Frame::Msg { payload, .. } = f {
+            checker.observe_payload(payload);
+        }
+    })
+    .map_err(|e| e.to_string())?;
     let mut first: Option<Instant> = None;
     let mut last = Instant::now();
     loop {

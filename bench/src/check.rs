@@ -232,3 +232,38 @@ mod tests {
         assert_eq!(v.lost, 1);
     }
 }
+
+#[cfg(test)]
+mod speed {
+    use crate::proto::{self, Frame};
+
+    /// The receive path without I/O: `cargo test --release -p nats-bench -- --ignored
+    /// --nocapture parse_and_check_speed`.
+    #[test]
+    #[ignore]
+    fn parse_and_check_speed() {
+        for size in [16usize, 128, 1024] {
+            let mut buf = Vec::new();
+            let mut p = proto::payload_template(size);
+            let n = 2_000_000 / (size / 16).max(1);
+            for s in 0..n as u64 {
+                proto::stamp(&mut p, 0, s);
+                buf.extend_from_slice(format!("MSG bench.ps 1 {size}\r\n").as_bytes());
+                buf.extend_from_slice(&p);
+                buf.extend_from_slice(b"\r\n");
+            }
+            let mut c = super::SeqChecker::new(1);
+            let t = std::time::Instant::now();
+            let mut at = 0;
+            while let Ok(Some((f, used))) = proto::parse(&buf[at..]) {
+                if let Frame::Msg { payload, .. } = f {
+                    c.observe_payload(payload);
+                }
+                at += used;
+            }
+            let e = t.elapsed().as_secs_f64();
+            assert_eq!(c.total(), n as u64);
+            println!("{size}B: {:.1} ns/msg, {:.1}M msgs/s", e * 1e9 / n as f64, n as f64 / e / 1e6);
+        }
+    }
+}

@@ -106,25 +106,12 @@ fn parse_msg<'a>(
     headers: bool,
 ) -> Result<Option<(Frame<'a>, usize)>, ParseError> {
     let bad = || ParseError::BadMsgLine(lossy(line));
-    // At most 5 fields: subject sid [reply] [hdr_len] total_len.
-    let mut fields: [&[u8]; 5] = [&[]; 5];
-    let mut n = 0;
-    for f in args
-        .split(|&b| b == b' ' || b == b'\t')
-        .filter(|f| !f.is_empty())
-    {
-        if n == fields.len() {
-            return Err(bad());
-        }
-        fields[n] = f;
-        n += 1;
-    }
-    let (subject, sid, reply, size) = match (headers, n) {
-        (false, 3) => (fields[0], fields[1], None, fields[2]),
-        (false, 4) => (fields[0], fields[1], Some(fields[2]), fields[3]),
-        (true, 4) => (fields[0], fields[1], None, fields[3]),
-        (true, 5) => (fields[0], fields[1], Some(fields[2]), fields[4]),
-        _ => return Err(bad()),
+    // Fast path for the common single-space layout: subject, then the size after the last
+    // space, sid and optional fields between. Servers always send single spaces; anything
+    // else (tabs, runs of spaces) takes the general path.
+    let (subject, sid, reply, size) = match fast_fields(args, headers) {
+        Some(f) => f,
+        None => slow_fields(args, headers).ok_or_else(bad)?,
     };
     let size = parse_size(size).ok_or_else(bad)?;
     let end = after + size;
@@ -144,6 +131,57 @@ fn parse_msg<'a>(
         },
         end + 2,
     )))
+}
+
+type MsgFields<'a> = (&'a [u8], &'a [u8], Option<&'a [u8]>, &'a [u8]);
+
+fn fast_fields(args: &[u8], headers: bool) -> Option<MsgFields<'_>> {
+    let s1 = memchr::memchr(b' ', args)?;
+    let last = memchr::memrchr(b' ', args)?;
+    if s1 == 0 || last <= s1 + 1 || last + 1 == args.len() || memchr::memchr(b'\t', args).is_some()
+    {
+        return None;
+    }
+    let subject = &args[..s1];
+    let size = &args[last + 1..];
+    let mid = &args[s1 + 1..last];
+    let spaces = memchr::memchr_iter(b' ', mid).count();
+    let mut it = mid.split(|&b| b == b' ');
+    let first = it.next()?;
+    let second = it.next();
+    if first.is_empty() || second.is_some_and(<[u8]>::is_empty) {
+        return None;
+    }
+    match (headers, spaces) {
+        (false, 0) => Some((subject, first, None, size)),
+        (false, 1) => Some((subject, first, second, size)),
+        // HMSG: the field before the total size is the header size, ignored here.
+        (true, 1) => Some((subject, first, None, size)),
+        (true, 2) => Some((subject, first, second, size)),
+        _ => None,
+    }
+}
+
+fn slow_fields(args: &[u8], headers: bool) -> Option<MsgFields<'_>> {
+    let mut fields: [&[u8]; 5] = [&[]; 5];
+    let mut n = 0;
+    for f in args
+        .split(|&b| b == b' ' || b == b'\t')
+        .filter(|f| !f.is_empty())
+    {
+        if n == fields.len() {
+            return None;
+        }
+        fields[n] = f;
+        n += 1;
+    }
+    match (headers, n) {
+        (false, 3) => Some((fields[0], fields[1], None, fields[2])),
+        (false, 4) => Some((fields[0], fields[1], Some(fields[2]), fields[3])),
+        (true, 4) => Some((fields[0], fields[1], None, fields[3])),
+        (true, 5) => Some((fields[0], fields[1], Some(fields[2]), fields[4])),
+        _ => None,
+    }
 }
 
 /// Parses a decimal size; `None` if empty, not digits, or absurdly large.
@@ -336,6 +374,20 @@ mod tests {
             Frame::Err(b"'Slow Consumer'")
         );
         assert_eq!(one(b"INFO {\"a\":1}\r\n").0, Frame::Info(b"{\"a\":1}"));
+    }
+
+    #[test]
+    fn odd_whitespace_takes_the_general_path() {
+        let (f, _) = one(b"MSG  a\t1   r  2\r\nab\r\n");
+        assert_eq!(
+            f,
+            Frame::Msg {
+                subject: b"a",
+                sid: b"1",
+                reply: Some(b"r"),
+                payload: b"ab"
+            }
+        );
     }
 
     #[test]
