@@ -50,6 +50,8 @@ pub struct ConnState {
     pub inflight: usize,
     /// The writer's waker, set while it waits.
     pub writer: Option<Waker>,
+    /// The pinger's waker, to end it when the connection closes.
+    pub pinger: Option<Waker>,
     /// Set once: why the connection is closing.
     pub closing: Option<CloseReason>,
     /// Whether the writer flushes `out` before shutting down (not for slow consumers).
@@ -124,6 +126,9 @@ impl Conn {
             CloseReason::SlowConsumerPendingBytes | CloseReason::SlowConsumerWriteDeadline
         );
         if let Some(w) = st.writer.take() {
+            w.wake();
+        }
+        if let Some(w) = st.pinger.take() {
             w.wake();
         }
     }
@@ -235,6 +240,7 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
             out: Vec::new(),
             inflight: 0,
             writer: None,
+            pinger: None,
             closing: None,
             flush_on_close: true,
             opts: ConnectOpts::default(),
@@ -269,6 +275,7 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
 
     let stream: Stream = Rc::new(RefCell::new(stream));
     glommio::spawn_local(writer(shard.clone(), conn.clone(), stream.clone())).detach();
+    glommio::spawn_local(pinger(shard.clone(), conn.clone())).detach();
     if counted {
         reader(&shard, &conn, &stream).await;
         // The reader may stop mid-batch (an error after some publishes).
@@ -733,15 +740,44 @@ fn handle_ping(shard: &Rc<Shard>, conn: &Rc<Conn>) {
 enum Wake {
     Data,
     Closing,
-    PingTimer,
+}
+
+/// Sends the server's PINGs (spec CL-07): its own task, so the writer arms no timer per
+/// flush. Ends when the connection closes.
+async fn pinger(shard: Rc<Shard>, conn: Rc<Conn>) {
+    loop {
+        let next = conn.st.borrow().next_ping;
+        let closed = or(
+            async {
+                Timer::new(next.saturating_duration_since(Instant::now())).await;
+                false
+            },
+            poll_fn(|cx| {
+                let mut st = conn.st.borrow_mut();
+                if st.closing.is_some() {
+                    Poll::Ready(true)
+                } else {
+                    st.pinger = Some(cx.waker().clone());
+                    Poll::Pending
+                }
+            }),
+        )
+        .await;
+        if closed {
+            return;
+        }
+        // CONNECT may have moved the deadline while we slept.
+        if Instant::now() >= conn.st.borrow().next_ping {
+            ping_timer(&shard, &conn);
+        }
+    }
 }
 
 async fn writer(shard: Rc<Shard>, conn: Rc<Conn>, stream: Stream) {
     let opts = &shard.shared.opts;
     let mut spare: Vec<u8> = Vec::new();
     loop {
-        let next_ping = conn.st.borrow().next_ping;
-        let wait = poll_fn(|cx| {
+        let wake = poll_fn(|cx| {
             let mut st = conn.st.borrow_mut();
             if st.closing.is_some() {
                 Poll::Ready(Wake::Closing)
@@ -751,19 +787,10 @@ async fn writer(shard: Rc<Shard>, conn: Rc<Conn>, stream: Stream) {
                 st.writer = Some(cx.waker().clone());
                 Poll::Pending
             }
-        });
-        let timer = async {
-            Timer::new(next_ping.saturating_duration_since(Instant::now())).await;
-            Wake::PingTimer
-        };
-        match or(wait, timer).await {
-            Wake::PingTimer => {
-                conn.st.borrow_mut().writer = None;
-                ping_timer(&shard, &conn);
-                continue;
-            }
-            Wake::Closing => break,
-            Wake::Data => {}
+        })
+        .await;
+        if let Wake::Closing = wake {
+            break;
         }
         {
             let mut st = conn.st.borrow_mut();
@@ -834,7 +861,33 @@ enum FlushResult {
 
 /// One write of everything queued, bounded by `write_deadline`, abandoned if the connection
 /// is closed meanwhile (a slow consumer detected by a publisher).
-async fn flush(conn: &Conn, stream: &Stream, data: &[u8], deadline: Duration) -> FlushResult {
+async fn flush(conn: &Conn, stream: &Stream, mut data: &[u8], deadline: Duration) -> FlushResult {
+    // Fast path: the socket usually takes everything at once, and then no deadline timer is
+    // needed at all.
+    while !data.is_empty() {
+        // SAFETY: sends from a live buffer on a socket we own; MSG_DONTWAIT never blocks.
+        let n = unsafe {
+            libc::send(
+                conn.fd,
+                data.as_ptr().cast(),
+                data.len(),
+                libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+            )
+        };
+        if n > 0 {
+            data = &data[n as usize..];
+            continue;
+        }
+        let err = io::Error::last_os_error();
+        match err.kind() {
+            io::ErrorKind::WouldBlock => break,
+            io::ErrorKind::Interrupted => continue,
+            _ => return FlushResult::Err,
+        }
+    }
+    if data.is_empty() {
+        return FlushResult::Ok;
+    }
     let write = async {
         match write_all(stream, data).await {
             Ok(()) => FlushResult::Ok,
