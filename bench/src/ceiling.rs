@@ -28,26 +28,38 @@ pub const MIN_HEADROOM: f64 = 5.0;
 const INFO: &[u8] = b"INFO {\"server_id\":\"null-sink\",\"version\":\"0.0.0\",\"proto\":1,\"headers\":true,\"max_payload\":1048576}\r\n";
 
 /// The generator's rates at one payload size, in messages per second.
+///
+/// The headline rates are per CPU-second of the generator thread (messages over the thread's
+/// own CPU time), so a stand-in slower than the generator cannot understate it; the wall-clock
+/// rates are kept beside them.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 pub struct Ceiling {
     pub size: usize,
-    /// Publishing into the null sink, one connection.
+    /// Publishing into the null sink, one connection, per generator CPU-second.
     pub pub_rate: f64,
-    /// Receiving and checking from the blast source, one connection.
+    /// Receiving and checking from the blast source, one connection, per CPU-second.
     pub sub_rate: f64,
+    /// Publishing, per wall-clock second.
+    #[serde(default)]
+    pub pub_wall_rate: f64,
+    /// Receiving, per wall-clock second.
+    #[serde(default)]
+    pub sub_wall_rate: f64,
 }
 
 impl Ceiling {
-    /// Headroom of a measured run (see the module docs); `None` when the run moved no
+    /// Headroom of a measured run (see the module docs) for a generator with `gen_cpus` CPUs
+    /// (its connections run in parallel up to that many); `None` when the run moved no
     /// messages or is not throughput-bound (latency, idle).
-    pub fn headroom(&self, m: &Measurement) -> Option<f64> {
+    pub fn headroom(&self, m: &Measurement, gen_cpus: usize) -> Option<f64> {
         let scenario: Scenario = m.scenario.parse().ok()?;
         if scenario.is_latency() || scenario == Scenario::Idle || self.pub_rate <= 0.0 {
             return None;
         }
         let gen_s =
             m.published as f64 / self.pub_rate + m.delivered as f64 / self.sub_rate.max(1.0);
-        (gen_s > 0.0).then(|| m.elapsed_s / gen_s)
+        let parallel = gen_cpus.min(m.publishers + m.subscribers).max(1) as f64;
+        (gen_s > 0.0).then(|| m.elapsed_s * parallel / gen_s)
     }
 }
 
@@ -69,23 +81,26 @@ pub fn measure(size: usize, server_cpus: &[usize], duration: Duration) -> Result
     }
     // Receiving: the subscriber's read-parse-check path against the blast source.
     let (addr, source) = spawn_stand_in(server_cpus.to_vec(), Some((size, duration)))?;
-    let sub_rate = receive_all(addr)?;
+    let (sub_wall_rate, sub_rate) = receive_all(addr)?;
     let _ = source.join();
     Ok(Ceiling {
         size,
-        pub_rate: m.pub_rate,
+        pub_rate: m.published as f64 / m.generator_cpu_s.max(1e-6),
         sub_rate,
+        pub_wall_rate: m.pub_rate,
+        sub_wall_rate,
     })
 }
 
 /// Subscribes and receives until the source closes, checking every message exactly as a
-/// subscriber in a real run does; returns messages per second.
-fn receive_all(addr: SocketAddr) -> Result<f64, String> {
+/// subscriber in a real run does; returns messages per wall-clock second and per CPU-second.
+fn receive_all(addr: SocketAddr) -> Result<(f64, f64), String> {
     let mut c = Conn::connect(addr).map_err(|e| format!("blast source: {e}"))?;
     let mut sub = Vec::new();
     proto::encode_sub(&mut sub, b"bench.ceiling", None, 1);
     c.write_all(&sub).map_err(|e| e.to_string())?;
     let mut checker = SeqChecker::new(1);
+    let cpu0 = sys::thread_cpu_seconds();
     // The source starts as soon as it answers this PING: the read that brings the PONG may
     // bring the first messages too, and they count.
     c.flush(|f| {
@@ -117,7 +132,9 @@ fn receive_all(addr: SocketAddr) -> Result<f64, String> {
         return Err(format!("ceiling receive saw a bad stream: {v:?}"));
     }
     let secs = first.map_or(0.0, |f| last.duration_since(f).as_secs_f64());
-    Ok(checker.total() as f64 / secs.max(1e-9))
+    let cpu = sys::thread_cpu_seconds() - cpu0;
+    let n = checker.total() as f64;
+    Ok((n / secs.max(1e-9), n / cpu.max(1e-6)))
 }
 
 /// Listens on a free loopback port and serves one client from a thread pinned to `cpus`:

@@ -263,7 +263,11 @@ mod speed {
             }
             let e = t.elapsed().as_secs_f64();
             assert_eq!(c.total(), n as u64);
-            println!("{size}B: {:.1} ns/msg, {:.1}M msgs/s", e * 1e9 / n as f64, n as f64 / e / 1e6);
+            println!(
+                "{size}B: {:.1} ns/msg, {:.1}M msgs/s",
+                e * 1e9 / n as f64,
+                n as f64 / e / 1e6
+            );
         }
     }
 }

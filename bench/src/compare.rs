@@ -172,8 +172,16 @@ fn measure_one(
         server.stop();
         account(&mut r, &before, &after, cpus.len(), o.max_foreign);
         r.ok = r.m.ok();
+        let gen_cpus = if o.client_cpus.is_empty() {
+            sys::allowed_cpus().len()
+        } else {
+            o.client_cpus.len()
+        };
         if let Some(c) = ceilings.iter().find(|c| c.size == r.m.size) {
-            r.headroom = c.headroom(&r.m);
+            r.headroom = c.headroom(&r.m, gen_cpus);
+        }
+        if r.m.generator_cpu_s > 0.0 && r.m.elapsed_s > 0.0 {
+            r.gen_busy = Some(r.m.generator_cpu_s / (r.m.elapsed_s * gen_cpus as f64));
         }
         if !r.interference || attempts > o.retries {
             return r;
@@ -244,7 +252,7 @@ pub fn run(o: &CompareOpts, mut meta: Meta) -> Result<Outcome, String> {
             match ceiling::measure(size, &o.server_cpus, d) {
                 Ok(c) => {
                     eprintln!(
-                        "[INF] generator ceiling {size}B: publish {}/s, receive {}/s",
+                        "[INF] generator ceiling {size}B: publish {}/s, receive {}/s (per CPU-second)",
                         report::human(c.pub_rate),
                         report::human(c.sub_rate)
                     );

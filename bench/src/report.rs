@@ -64,6 +64,9 @@ pub struct Record {
     pub interference: bool,
     /// How many times faster the generator alone is (see `ceiling`).
     pub headroom: Option<f64>,
+    /// Share of the generator's CPUs its connection threads kept busy during the run: well
+    /// below 1 means the generator waited for the server.
+    pub gen_busy: Option<f64>,
     /// Runs made for this record (more than 1 when interference forced a retry).
     pub attempts: usize,
     /// Ceiling records only.
@@ -470,29 +473,41 @@ pub fn markdown(meta: Option<&Meta>, recs: &[Record]) -> String {
         let _ = writeln!(
             o,
             "\n## Generator ceiling\n\nThe generator alone against a null sink (publish) and a \
-             blast source (receive + check), the stand-ins pinned to the server CPUs. Each \
-             run's headroom (generator-alone speed over measured speed) must be ≥ {MIN_HEADROOM}×; \
-             runs below are flagged `low headroom`.\n\n| size | publish msgs/s | receive msgs/s |\n|---|---:|---:|"
+             blast source (receive + check), the stand-ins pinned to the server CPUs. Rates are \
+             per CPU-second of the generator thread, wall-clock rates in brackets. Each run's \
+             headroom (how many times faster the generator alone would do that run's work on \
+             its CPUs) should be ≥ {MIN_HEADROOM}×; runs below are flagged `low headroom`: their \
+             figure is a lower bound for the server.\n\n\
+             | size | publish msgs/s | receive msgs/s |\n|---|---:|---:|"
         );
         for c in ceil {
             let _ = writeln!(
                 o,
-                "| {} | {} | {} |",
+                "| {} | {} ({}) | {} ({}) |",
                 size_label(c.size),
                 human(c.pub_rate),
-                human(c.sub_rate)
+                human(c.pub_wall_rate),
+                human(c.sub_rate),
+                human(c.sub_wall_rate)
             );
         }
-        let h: Vec<f64> = recs
-            .iter()
-            .filter(|r| r.kind == "result")
-            .filter_map(|r| r.headroom)
-            .collect();
+        let results = || recs.iter().filter(|r| r.kind == "result");
+        let h: Vec<f64> = results().filter_map(|r| r.headroom).collect();
         if let Some(s) = Stats::of(&h) {
             let _ = writeln!(
                 o,
                 "\nHeadroom over all runs: min {:.1}×, median {:.1}×.",
                 s.min, s.median
+            );
+        }
+        let busy: Vec<f64> = results().filter_map(|r| r.gen_busy).collect();
+        if let Some(s) = Stats::of(&busy) {
+            let _ = writeln!(
+                o,
+                "Generator CPUs kept busy by its connection threads during the runs: median \
+                 {:.0}%, max {:.0}%.",
+                s.median * 100.0,
+                s.max * 100.0
             );
         }
     }

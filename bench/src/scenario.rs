@@ -290,6 +290,9 @@ pub struct Measurement {
     pub churn_per_sec: Option<f64>,
     /// Server RSS growth per idle connection in bytes (idle).
     pub rss_per_conn: Option<f64>,
+    /// CPU seconds the generator's connection threads used (throughput scenarios).
+    #[serde(default)]
+    pub generator_cpu_s: f64,
 }
 
 impl Measurement {

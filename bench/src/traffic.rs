@@ -254,7 +254,10 @@ pub fn run(
     let mut pub_end = Duration::ZERO;
     for t in pub_threads {
         match t.join() {
-            Ok(Ok(end)) => pub_end = pub_end.max(end.duration_since(t0)),
+            Ok(Ok((end, cpu))) => {
+                pub_end = pub_end.max(end.duration_since(t0));
+                m.generator_cpu_s += cpu;
+            }
             Ok(Err(e)) => m.errors.push(e),
             Err(_) => m.errors.push("publisher thread panicked".into()),
         }
@@ -307,8 +310,9 @@ pub fn run(
     let mut checkers = Vec::new();
     for t in sub_threads {
         match t.join() {
-            Ok((c, errs)) => {
+            Ok((c, errs, cpu)) => {
                 m.errors.extend(errs);
+                m.generator_cpu_s += cpu;
                 checkers.push(c);
             }
             Err(_) => {
@@ -374,7 +378,7 @@ fn subscriber(
     barrier: &Barrier,
     failed: &AtomicBool,
     start: &std::sync::OnceLock<Instant>,
-) -> (SeqChecker, Vec<String>) {
+) -> (SeqChecker, Vec<String>, f64) {
     let mut checker = SeqChecker::new(npub);
     let mut errors = Vec::new();
     let conn = (|| {
@@ -400,7 +404,7 @@ fn subscriber(
         Err(e) => {
             failed.store(true, Ordering::Release);
             errors.push(format!("subscriber {index}: {e}"));
-            return (checker, errors);
+            return (checker, errors, crate::sys::thread_cpu_seconds());
         }
     };
     let me = &progress[index];
@@ -433,7 +437,7 @@ fn subscriber(
             .drain(..)
             .map(|e| format!("subscriber {index}: -ERR {e}")),
     );
-    (checker, errors)
+    (checker, errors, crate::sys::thread_cpu_seconds())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -448,7 +452,7 @@ fn publisher(
     sent: &[AtomicU64],
     barrier: &Barrier,
     failed: &AtomicBool,
-) -> Result<Instant, String> {
+) -> Result<(Instant, f64), String> {
     let conn = Conn::connect(addr);
     // Frame templates, one per subject: the stamp is patched in place per message.
     let payload = proto::payload_template(size);
@@ -523,5 +527,5 @@ fn publisher(
     if let Some(e) = conn.errors.first() {
         return Err(format!("publisher {id}: -ERR {e}"));
     }
-    Ok(end)
+    Ok((end, crate::sys::thread_cpu_seconds()))
 }
