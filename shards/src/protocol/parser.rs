@@ -145,6 +145,25 @@ fn keyword(first: u8) -> Option<&'static [(&'static [u8], Kind, bool)]> {
 /// Recognises the operation name at the start of `buf`.
 /// Returns `Ok(None)` when the buffer ends inside the name.
 fn match_keyword(buf: &[u8]) -> Result<Option<(Kind, usize, bool)>, ProtoError> {
+    // Fast path for the hot operations: compare the first four bytes lower-cased at once.
+    if buf.len() >= 4 {
+        let w = u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]) | 0x2020_2020;
+        let k = match &w.to_le_bytes() {
+            b"pub " | b"pub)" => Some((Kind::Pub, 3, true)),
+            b"sub " | b"sub)" => Some((Kind::Sub, 3, true)),
+            b"hpub" => Some((Kind::HPub, 4, true)),
+            b"ping" => Some((Kind::Ping, 4, false)),
+            b"pong" => Some((Kind::Pong, 4, false)),
+            _ => None,
+        };
+        // `)` is what a tab (0x09) becomes; anything else that lower-cases to a space or
+        // `)` (0x00, 0x20, 0x29) must still be told apart from a real separator.
+        if let Some((kind, n, spc)) = k {
+            if !spc || n == 4 || buf[3] == b' ' || buf[3] == b'\t' {
+                return Ok(Some((kind, n, spc)));
+            }
+        }
+    }
     let cands = keyword(buf[0]).ok_or(ProtoError::UnknownOp)?;
     // Walk byte by byte: a byte that fits no candidate is an error right away.
     let mut i = 1;
