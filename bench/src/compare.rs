@@ -38,6 +38,10 @@ pub struct CompareOpts {
     pub sweep_shards: Vec<usize>,
     pub sweep_scenario: Scenario,
     pub sweep_size: usize,
+    /// Server CPUs for the sweep (a sweep needs as many CPUs as shards to mean anything).
+    pub sweep_server_cpus: Vec<usize>,
+    /// Generator CPUs for the sweep.
+    pub sweep_client_cpus: Vec<usize>,
     pub out_dir: PathBuf,
     /// Largest share of the measured CPUs' time others may use before a run is retried.
     pub max_foreign: f64,
@@ -54,6 +58,13 @@ pub struct Outcome {
     pub records: Vec<Record>,
     pub files: Vec<String>,
     pub markdown: String,
+}
+
+/// The CPUs this process could use before it pinned itself, for unpinned runs after pinned
+/// ones.
+fn initial_cpus() -> Vec<usize> {
+    static CPUS: std::sync::OnceLock<Vec<usize>> = std::sync::OnceLock::new();
+    CPUS.get_or_init(sys::allowed_cpus).clone()
 }
 
 /// CPU readings taken around one run.
@@ -75,16 +86,12 @@ impl Probe {
     }
 }
 
-/// The measured CPUs: the union of server and generator CPUs (all CPUs when unpinned).
-fn measured_cpus(o: &CompareOpts) -> Vec<usize> {
-    let mut v: Vec<usize> = o
-        .server_cpus
-        .iter()
-        .chain(&o.client_cpus)
-        .copied()
-        .collect();
-    if v.is_empty() {
-        v = sys::allowed_cpus();
+/// The measured CPUs: the union of server and generator CPUs (all CPUs when either is
+/// unpinned).
+fn measured_cpus(server: &[usize], client: &[usize]) -> Vec<usize> {
+    let mut v: Vec<usize> = server.iter().chain(client).copied().collect();
+    if server.is_empty() || client.is_empty() {
+        v = initial_cpus();
     }
     v.sort_unstable();
     v.dedup();
@@ -137,7 +144,20 @@ fn measure_one(
     size: usize,
     ceilings: &[Ceiling],
 ) -> Record {
-    let cpus = measured_cpus(o);
+    let (server_cpus, client_cpus) = if kind == "sweep" {
+        (&o.sweep_server_cpus, &o.sweep_client_cpus)
+    } else {
+        (&o.server_cpus, &o.client_cpus)
+    };
+    let cpus = measured_cpus(server_cpus, client_cpus);
+    let gen_mask = if client_cpus.is_empty() {
+        initial_cpus()
+    } else {
+        client_cpus.clone()
+    };
+    if let Err(e) = sys::pin_current_thread(&gen_mask) {
+        eprintln!("[WRN] pinning the generator to {client_cpus:?}: {e}");
+    }
     let log = o.out_dir.join(format!("server-{}.log", spec.name));
     let mut attempts = 0;
     loop {
@@ -150,7 +170,7 @@ fn measure_one(
             attempts,
             ..Record::default()
         };
-        let server = match Server::start(&spec.command, shards, &o.server_cpus, &log) {
+        let server = match Server::start(&spec.command, shards, server_cpus, &log) {
             Ok(s) => s,
             Err(e) => {
                 r.m = Measurement {
@@ -172,10 +192,10 @@ fn measure_one(
         server.stop();
         account(&mut r, &before, &after, cpus.len(), o.max_foreign);
         r.ok = r.m.ok();
-        let gen_cpus = if o.client_cpus.is_empty() {
+        let gen_cpus = if client_cpus.is_empty() {
             sys::allowed_cpus().len()
         } else {
-            o.client_cpus.len()
+            client_cpus.len()
         };
         if let Some(c) = ceilings.iter().find(|c| c.size == r.m.size) {
             r.headroom = c.headroom(&r.m, gen_cpus);
@@ -226,6 +246,7 @@ pub fn run(o: &CompareOpts, mut meta: Meta) -> Result<Outcome, String> {
     meta.kind = "meta".into();
     fs::create_dir_all(&o.out_dir).map_err(|e| format!("{}: {e}", o.out_dir.display()))?;
     // The generator's threads inherit this mask.
+    initial_cpus();
     sys::pin_current_thread(&o.client_cpus).map_err(|e| format!("pinning the generator: {e}"))?;
     let path = o.out_dir.join("results.jsonl");
     let mut out = File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;

@@ -24,8 +24,10 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+// Parsed once per process: the size of the enum does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Cmd {
-    /// Start two (or more) servers fresh per run, alternate them over rounds, report.
+    /// Start two servers fresh per run, alternate them over rounds, report.
     Compare(CompareArgs),
     /// Run scenarios against a server that is already running.
     Run(RunArgs),
@@ -131,6 +133,12 @@ struct CompareArgs {
     /// Payload size of the sweep.
     #[arg(long, default_value_t = 128)]
     sweep_size: usize,
+    /// Server CPUs for the sweep (default: --server-cpus).
+    #[arg(long)]
+    sweep_server_cpus: Option<String>,
+    /// Generator CPUs for the sweep (default: --client-cpus).
+    #[arg(long)]
+    sweep_client_cpus: Option<String>,
     /// Where results.jsonl, report.md and the charts go.
     #[arg(long, default_value = "bench-out")]
     out: PathBuf,
@@ -284,6 +292,8 @@ fn cmd_compare(a: CompareArgs) -> Result<ExitCode, String> {
     if a.a_name == a.b_name {
         return Err("--a-name and --b-name must differ".into());
     }
+    let server_cpus = cpus(&a.server_cpus)?;
+    let client_cpus = cpus(&a.client_cpus)?;
     let o = CompareOpts {
         servers: vec![
             ServerSpec {
@@ -296,8 +306,16 @@ fn cmd_compare(a: CompareArgs) -> Result<ExitCode, String> {
             },
         ],
         rounds: a.rounds.max(1),
-        server_cpus: cpus(&a.server_cpus)?,
-        client_cpus: cpus(&a.client_cpus)?,
+        sweep_server_cpus: match &a.sweep_server_cpus {
+            Some(c) => cpus(c)?,
+            None => server_cpus.clone(),
+        },
+        sweep_client_cpus: match &a.sweep_client_cpus {
+            Some(c) => cpus(c)?,
+            None => client_cpus.clone(),
+        },
+        server_cpus,
+        client_cpus,
         scenarios,
         sizes,
         params: params.clone(),

@@ -52,6 +52,8 @@ fn quick_a_a_comparison_against_go_nats_server() {
         sweep_shards: vec![1, 2],
         sweep_scenario: Scenario::Pairs,
         sweep_size: 16,
+        sweep_server_cpus: vec![],
+        sweep_client_cpus: vec![],
         out_dir: dir.clone(),
         max_foreign: 1.0,
         retries: 0,
