@@ -1,0 +1,195 @@
+//! From a parsed config file and the command line to the engine's [`Options`]: the config
+//! first, then every flag given on the command line overrides it (spec §3).
+
+use clap::ArgMatches;
+use shards::options::Options;
+
+use crate::config::ConfigOptions;
+use crate::logging::LogOptions;
+
+fn flag_bool(m: &ArgMatches, id: &str) -> Option<bool> {
+    m.get_one::<bool>(id).copied()
+}
+
+fn flag_str<'a>(m: &'a ArgMatches, id: &str) -> Option<&'a String> {
+    m.get_one::<String>(id)
+}
+
+/// Refuses config settings for features the engine does not have yet, naming them, so a
+/// file written for nats-server never runs with part of it silently ignored.
+fn refuse_unsupported(c: &ConfigOptions) -> Result<(), String> {
+    let mut missing = Vec::new();
+    if c.http_port.is_some() || c.https_port.is_some() {
+        missing.push("the HTTP monitor (http/http_port/monitor_port/https_port)");
+    }
+    if c.authorization.is_some() || c.no_auth_user.is_some() {
+        missing.push("authorization");
+    }
+    if c.tls.is_some() {
+        missing.push("tls");
+    }
+    if c.cluster.is_some() {
+        missing.push("cluster");
+    }
+    if c.pid_file.is_some() {
+        missing.push("pid_file");
+    }
+    if c.ports_file_dir.is_some() {
+        missing.push("ports_file_dir");
+    }
+    if c.syslog == Some(true) || c.remote_syslog.is_some() {
+        missing.push("syslog");
+    }
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "configuration uses features nats-tpc does not support yet: {}",
+            missing.join(", ")
+        ))
+    }
+}
+
+fn positive(name: &str, v: i64) -> Result<usize, String> {
+    usize::try_from(v).map_err(|_| format!("{name}: invalid value {v}"))
+}
+
+/// Applies a config file's settings.
+fn apply_config(o: &mut Options, lo: &mut LogOptions, c: &ConfigOptions) -> Result<(), String> {
+    refuse_unsupported(c)?;
+    if let Some(h) = &c.host {
+        o.host = h.clone();
+    }
+    if let Some(p) = c.port {
+        o.port = i32::try_from(p).map_err(|_| format!("port: invalid value {p}"))?;
+    }
+    if let Some(n) = &c.server_name {
+        o.server_name = Some(n.clone());
+    }
+    if let Some(v) = c.max_payload {
+        o.max_payload = positive("max_payload", v as i64)?;
+    }
+    if let Some(v) = c.max_control_line {
+        o.max_control_line = positive("max_control_line", v as i64)?;
+    }
+    if let Some(v) = c.max_pending {
+        o.max_pending = positive("max_pending", v)?;
+    }
+    if let Some(v) = c.max_connections {
+        // nats-server maps 0 to "reject everyone" (spec CL-02); negative means no limit.
+        o.max_connections = if v < 0 { usize::MAX } else { v as usize };
+    }
+    if let Some(v) = c.max_subscriptions {
+        o.max_subscriptions = if v < 0 { 0 } else { v as usize };
+    }
+    if let Some(d) = c.ping_interval {
+        o.ping_interval = d;
+    }
+    if let Some(v) = c.ping_max {
+        o.ping_max = u32::try_from(v.max(0)).unwrap_or(u32::MAX);
+    }
+    if let Some(d) = c.write_deadline {
+        o.write_deadline = d;
+    }
+    if let Some(b) = c.no_header_support {
+        o.no_header_support = b;
+    }
+    if let Some(n) = c.shards {
+        o.shards = n;
+    }
+    if let Some(b) = c.debug {
+        lo.debug = b;
+    }
+    if let Some(b) = c.trace {
+        lo.trace = b;
+    }
+    if let Some(b) = c.logtime {
+        lo.logtime = b;
+    }
+    if let Some(b) = c.logtime_utc {
+        lo.utc = b;
+    }
+    if let Some(f) = &c.log_file {
+        lo.file = Some(f.clone());
+    }
+    Ok(())
+}
+
+/// Everything `main` needs to start: engine options, logging options, the config file's
+/// warnings and path.
+pub struct Resolved {
+    pub opts: Options,
+    pub log: LogOptions,
+    pub warnings: Vec<String>,
+    pub config_file: Option<String>,
+}
+
+/// Builds the options from the config file (if any) and the flags.
+pub fn resolve(m: &ArgMatches) -> Result<Resolved, Vec<String>> {
+    let mut o = Options::default();
+    let mut lo = LogOptions {
+        debug: false,
+        trace: false,
+        logtime: true,
+        utc: false,
+        file: None,
+    };
+    let mut warnings = Vec::new();
+    let config_file = flag_str(m, "config").cloned();
+    if let Some(path) = &config_file {
+        let (c, w) = crate::config::load(std::path::Path::new(path))?;
+        warnings = w;
+        apply_config(&mut o, &mut lo, &c).map_err(|e| vec![e])?;
+    }
+    let one = |e: String| vec![e];
+    if let Some(a) = flag_str(m, "addr") {
+        o.host = a.clone();
+    }
+    if let Some(p) = flag_str(m, "port") {
+        o.port = p
+            .parse::<i32>()
+            .map_err(|_| one(format!("invalid value \"{p}\" for flag -port: parse error")))?;
+    }
+    if let Some(n) = flag_str(m, "server_name") {
+        o.server_name = Some(n.clone());
+    }
+    if let Some(s) = flag_str(m, "shards") {
+        o.shards = s.parse::<usize>().map_err(|_| {
+            one(format!(
+                "invalid value \"{s}\" for flag -shards: parse error"
+            ))
+        })?;
+    }
+    if let Some(b) = flag_bool(m, "debug") {
+        lo.debug = b;
+    }
+    if let Some(b) = flag_bool(m, "trace") {
+        lo.trace = b;
+    }
+    for id in ["dv", "dvv"] {
+        if let Some(b) = flag_bool(m, id) {
+            lo.debug = b;
+            lo.trace = b;
+        }
+    }
+    if let Some(b) = flag_bool(m, "vv") {
+        lo.trace = b;
+    }
+    if let Some(b) = flag_bool(m, "logtime") {
+        lo.logtime = b;
+    }
+    if let Some(b) = flag_bool(m, "logtime_utc") {
+        lo.utc = b;
+    }
+    if let Some(f) = flag_str(m, "log") {
+        lo.file = Some(f.clone());
+    }
+    o.debug = lo.debug;
+    o.trace = lo.trace;
+    Ok(Resolved {
+        opts: o,
+        log: lo,
+        warnings,
+        config_file,
+    })
+}
