@@ -304,14 +304,18 @@ impl Parser {
                     return Err(ProtoError::MaxPayload { size });
                 }
                 let end = after + size;
+                // Each terminator byte is checked as soon as it arrives, like nats-server's
+                // MSG_END_R / MSG_END_N states (a bare LF fails at once).
+                if buf.len() > end && buf[end] != b'\r'
+                    || buf.len() > end + 1 && buf[end + 1] != b'\n'
+                {
+                    return Err(ProtoError::UnknownOp);
+                }
                 if buf.len() < end + 2 {
                     return Ok(Parsed::Incomplete {
                         consumed: 0,
                         need: end + 2 - buf.len(),
                     });
-                }
-                if &buf[end..end + 2] != b"\r\n" {
-                    return Err(ProtoError::UnknownOp);
                 }
                 pa.payload = &buf[after..end];
                 let op = if kind == Kind::Pub {
@@ -504,6 +508,8 @@ mod tests {
     #[test]
     fn cp02_payload_terminator_must_be_crlf() {
         assert_eq!(one(b"PUB foo 2\r\nhiXX"), Err(ProtoError::UnknownOp));
+        // A bare LF fails as soon as it is seen, without waiting for a second byte.
+        assert_eq!(one(b"PUB foo 2\r\nhi\n"), Err(ProtoError::UnknownOp));
         assert!(matches!(
             one(b"PUB foo 2\r\nhi\r").unwrap(),
             Parsed::Incomplete { .. }

@@ -375,17 +375,11 @@ async fn reader(shard: &Rc<Shard>, conn: &Rc<Conn>, stream: &Stream) {
             };
             match parser.parse(&buf[start..end], &lim) {
                 Ok(Parsed::Op { op, consumed }) => {
-                    let ping = matches!(op, Op::Ping);
                     // Activity that makes a server PING unnecessary (nats-server's lastIn).
                     active |= matches!(
                         op,
                         Op::Ping | Op::Pub(_) | Op::HPub(_) | Op::Sub { .. } | Op::Unsub { .. }
                     );
-                    if ping && shard.shared.nshards > 1 {
-                        // Subscribe-then-flush: the PONG promises every shard knows.
-                        let need = conn.st.borrow().interest_need;
-                        shard.barrier(need).await;
-                    }
                     let res = handle_op(shard, conn, op);
                     start += consumed;
                     if let Err(e) = res {
@@ -548,6 +542,19 @@ fn handle_op(shard: &Rc<Shard>, conn: &Rc<Conn>, op: Op) -> Result<(), ProtoErro
 }
 
 fn handle_connect(shard: &Rc<Shard>, conn: &Rc<Conn>, json: &[u8]) -> Result<(), ProtoError> {
+    // nats-server drops a connection's subscriptions on a second CONNECT (it may move the
+    // client to another account), even when the account stays the same.
+    let old: Vec<SubKey> = {
+        let mut st = conn.st.borrow_mut();
+        if st.connect_received {
+            st.subs.drain().map(|(_, k)| k).collect()
+        } else {
+            Vec::new()
+        }
+    };
+    for k in old {
+        shard.remove_sub(k);
+    }
     let verbose = {
         let mut st = conn.st.borrow_mut();
         st.opts.apply(json)?;
@@ -792,6 +799,11 @@ async fn writer(shard: Rc<Shard>, conn: Rc<Conn>, stream: Stream) {
         if let Wake::Closing = wake {
             break;
         }
+        // Whatever the server says after a SUB (PONG, +OK, a 503, a message) promises the
+        // client that every shard knows the subscription, as with nats-server's one sublist:
+        // hold the bytes until the other shards have applied this connection's interest.
+        let need = conn.st.borrow().interest_need;
+        shard.barrier(need).await;
         {
             let mut st = conn.st.borrow_mut();
             std::mem::swap(&mut st.out, &mut spare);

@@ -530,7 +530,7 @@ impl Shard {
     }
 
     /// Waits until every other shard has applied everything this shard sent before now.
-    /// Used before answering a PING that follows SUB/UNSUB (subscribe-then-flush).
+    /// A connection's writer calls it before writing anything that follows a SUB.
     /// Does nothing when everything up to `need` (an interest sequence number) is known
     /// to be applied already.
     pub async fn barrier(&self, need: u64) {
