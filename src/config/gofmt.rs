@@ -1,0 +1,231 @@
+//! Go's spellings, for messages that must read like nats-server's: durations
+//! (`time.ParseDuration`, `Duration.String`) and quoted strings (`%q`).
+
+/// Parses a Go duration (`"1h30m"`, `"100ms"`, `"-1.5s"`) into nanoseconds,
+/// with Go's error messages (`time: invalid duration "x"`, ...).
+pub(crate) fn parse_duration(orig: &str) -> Result<i64, String> {
+    let invalid = || format!("time: invalid duration {}", go_quote(orig));
+    let mut s = orig;
+    let mut neg = false;
+    if let Some(rest) = s.strip_prefix('-') {
+        neg = true;
+        s = rest;
+    } else if let Some(rest) = s.strip_prefix('+') {
+        s = rest;
+    }
+    if s == "0" {
+        return Ok(0);
+    }
+    if s.is_empty() {
+        return Err(invalid());
+    }
+    const LIMIT: u128 = 1 << 63;
+    let mut total: u128 = 0;
+    while !s.is_empty() {
+        let b = s.as_bytes();
+        if !(b[0] == b'.' || b[0].is_ascii_digit()) {
+            return Err(invalid());
+        }
+        // Integer part.
+        let int_len = b.iter().take_while(|c| c.is_ascii_digit()).count();
+        let mut whole: u128 = 0;
+        for &c in &b[..int_len] {
+            whole = whole * 10 + u128::from(c - b'0');
+            if whole > LIMIT {
+                return Err(invalid());
+            }
+        }
+        s = &s[int_len..];
+        // Fraction.
+        let mut frac: u128 = 0;
+        let mut scale: u128 = 1;
+        let mut frac_len = 0;
+        if let Some(rest) = s.strip_prefix('.') {
+            s = rest;
+            let fb = s.as_bytes();
+            frac_len = fb.iter().take_while(|c| c.is_ascii_digit()).count();
+            for &c in &fb[..frac_len] {
+                // Digits past nanosecond precision cannot change the result.
+                if scale < 1_000_000_000_000_000_000 {
+                    frac = frac * 10 + u128::from(c - b'0');
+                    scale *= 10;
+                }
+            }
+            s = &s[frac_len..];
+        }
+        if int_len == 0 && frac_len == 0 {
+            return Err(invalid());
+        }
+        // Unit.
+        let unit_len = s
+            .char_indices()
+            .find(|(_, c)| *c == '.' || c.is_ascii_digit())
+            .map(|(i, _)| i)
+            .unwrap_or(s.len());
+        let unit = &s[..unit_len];
+        s = &s[unit_len..];
+        if unit.is_empty() {
+            return Err(format!("time: missing unit in duration {}", go_quote(orig)));
+        }
+        let mult: u128 = match unit {
+            "ns" => 1,
+            "us" | "\u{b5}s" | "\u{3bc}s" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60 * 1_000_000_000,
+            "h" => 3600 * 1_000_000_000,
+            _ => {
+                return Err(format!(
+                    "time: unknown unit {} in duration {}",
+                    go_quote(unit),
+                    go_quote(orig)
+                ))
+            }
+        };
+        let mut v = whole * mult;
+        if v > LIMIT {
+            return Err(invalid());
+        }
+        v += frac * mult / scale;
+        total += v;
+        if total > LIMIT {
+            return Err(invalid());
+        }
+    }
+    if !neg && total > LIMIT - 1 {
+        return Err(invalid());
+    }
+    let t = total as i128;
+    Ok(if neg { -t } else { t } as i64)
+}
+
+/// Formats nanoseconds like Go's `time.Duration.String` (`1m30s`, `100ms`).
+pub(crate) fn duration_string(d: i64) -> String {
+    let sign = if d < 0 { "-" } else { "" };
+    let u = u128::from(d.unsigned_abs());
+    if u == 0 {
+        return "0s".to_string();
+    }
+    if u < 1_000_000_000 {
+        let (unit, div) = if u < 1_000 {
+            ("ns", 1)
+        } else if u < 1_000_000 {
+            ("µs", 1_000)
+        } else {
+            ("ms", 1_000_000)
+        };
+        return format!("{sign}{}{unit}", frac(u, div));
+    }
+    let secs = frac(u % 60_000_000_000, 1_000_000_000);
+    let mins = u / 60_000_000_000;
+    if mins == 0 {
+        return format!("{sign}{secs}s");
+    }
+    let (h, m) = (mins / 60, mins % 60);
+    if h == 0 {
+        format!("{sign}{m}m{secs}s")
+    } else {
+        format!("{sign}{h}h{m}m{secs}s")
+    }
+}
+
+fn frac(v: u128, div: u128) -> String {
+    let (int, rest) = (v / div, v % div);
+    if rest == 0 {
+        return int.to_string();
+    }
+    let width = div.to_string().len() - 1;
+    let digits = format!("{rest:0width$}");
+    format!("{int}.{}", digits.trim_end_matches('0'))
+}
+
+/// Quotes like Go's `%q`/`strconv.Quote`.
+pub(crate) fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{b}' => out.push_str("\\v"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c if c.is_control() => {
+                if (c as u32) < 0x10000 {
+                    out.push_str(&format!("\\u{:04x}", c as u32));
+                } else {
+                    out.push_str(&format!("\\U{:08x}", c as u32));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cf07_go_durations() {
+        let ok = |s: &str| parse_duration(s).unwrap_or(i64::MIN);
+        assert_eq!(ok("2m"), 120_000_000_000);
+        assert_eq!(ok("1h30m"), 5_400_000_000_000);
+        assert_eq!(ok("100ms"), 100_000_000);
+        assert_eq!(ok("1.5s"), 1_500_000_000);
+        assert_eq!(ok("-1.5h"), -5_400_000_000_000);
+        assert_eq!(ok("0"), 0);
+        assert_eq!(ok("1us"), 1_000);
+        assert_eq!(ok("1µs"), 1_000);
+        assert_eq!(ok(".5s"), 500_000_000);
+        // Messages as Go's time.ParseDuration prints them.
+        assert_eq!(
+            parse_duration("2"),
+            Err("time: missing unit in duration \"2\"".into())
+        );
+        assert_eq!(
+            parse_duration("1d"),
+            Err("time: unknown unit \"d\" in duration \"1d\"".into())
+        );
+        assert_eq!(
+            parse_duration("abc"),
+            Err("time: invalid duration \"abc\"".into())
+        );
+        assert_eq!(
+            parse_duration(""),
+            Err("time: invalid duration \"\"".into())
+        );
+        assert_eq!(
+            parse_duration("9999999999h"),
+            Err("time: invalid duration \"9999999999h\"".into())
+        );
+    }
+
+    #[test]
+    fn duration_strings_like_go() {
+        assert_eq!(duration_string(10_000_000_000), "10s");
+        assert_eq!(duration_string(90_000_000_000), "1m30s");
+        assert_eq!(duration_string(7_200_000_000_000), "2h0m0s");
+        assert_eq!(duration_string(1_500_000_000), "1.5s");
+        assert_eq!(duration_string(100_000_000), "100ms");
+        assert_eq!(duration_string(1_500), "1.5µs");
+        assert_eq!(duration_string(0), "0s");
+        assert_eq!(duration_string(-2_000_000_000), "-2s");
+    }
+
+    #[test]
+    fn quotes_like_go() {
+        assert_eq!(go_quote("a\"b\\c\n\t"), "\"a\\\"b\\\\c\\n\\t\"");
+        assert_eq!(go_quote("\u{1}"), "\"\\x01\"");
+        assert_eq!(go_quote("é"), "\"é\"");
+    }
+}
