@@ -39,9 +39,8 @@ fn main() {
     } = match wiring::resolve(&m) {
         Ok(r) => r,
         Err(errors) => {
-            for e in errors {
-                eprintln!("nats-server: {e}");
-            }
+            // nats-server prefixes only the first line (warnings first, then errors).
+            eprintln!("nats-server: {}", errors.join("\n"));
             exit(1);
         }
     };
