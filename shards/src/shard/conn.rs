@@ -36,6 +36,9 @@ use crate::subject;
 
 type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
+/// A new connection's read buffer.
+const MIN_READ_BUFFER: usize = 1024;
+
 /// How long a closing connection may take to flush its last bytes (an `-ERR`).
 const CLOSE_FLUSH_DEADLINE: Duration = Duration::from_millis(500);
 
@@ -333,7 +336,9 @@ fn client_info(shard: &Shard, cid: u64, peer: &SocketAddr) -> ServerInfo {
 async fn reader(shard: &Rc<Shard>, conn: &Rc<Conn>, stream: &Stream) {
     let opts = &shard.shared.opts;
     let mut parser = Parser::default();
-    let mut buf = vec![0u8; READ_BUFFER_SIZE];
+    // Idle connections keep a small buffer; one whose reads fill it gets a bigger one, up
+    // to READ_BUFFER_SIZE (nats-server grows from 512 B to 64 KiB the same way).
+    let mut buf = vec![0u8; MIN_READ_BUFFER];
     let (mut start, mut end) = (0usize, 0usize);
     let mut need = 1usize;
     loop {
@@ -354,7 +359,12 @@ async fn reader(shard: &Rc<Shard>, conn: &Rc<Conn>, stream: &Stream) {
                 conn.close(CloseReason::ClientClosed);
                 return;
             }
-            Ok(n) => n,
+            Ok(n) => {
+                if end + n == buf.len() && buf.len() < READ_BUFFER_SIZE {
+                    buf.resize(buf.len() * 2, 0);
+                }
+                n
+            }
             Err(_) => {
                 conn.close(CloseReason::ReadError);
                 return;
@@ -412,7 +422,7 @@ async fn reader(shard: &Rc<Shard>, conn: &Rc<Conn>, stream: &Stream) {
             start = 0;
             end = 0;
             // Give back the memory a large frame needed.
-            if buf.len() > 4 * READ_BUFFER_SIZE {
+            if buf.len() > READ_BUFFER_SIZE {
                 buf = vec![0u8; READ_BUFFER_SIZE];
             }
         }
