@@ -131,7 +131,9 @@ fn command() -> Command {
     let mut cmd = Command::new("nats-server")
         .no_binary_name(true)
         .disable_help_flag(true)
-        .disable_version_flag(true);
+        .disable_version_flag(true)
+        // Go's flag package lets a later flag override an earlier one.
+        .args_override_self(true);
     for fl in FLAGS {
         let arg = Arg::new(fl.id).long(fl.id).require_equals(true);
         let arg = match fl.kind {
