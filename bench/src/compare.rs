@@ -248,6 +248,22 @@ pub fn run(o: &CompareOpts, mut meta: Meta) -> Result<Outcome, String> {
     // The generator's threads inherit this mask.
     initial_cpus();
     sys::pin_current_thread(&o.client_cpus).map_err(|e| format!("pinning the generator: {e}"))?;
+    // How busy are the measured CPUs before we add anything? Said up front, since a busy
+    // machine makes every figure after it suspect.
+    let cpus = measured_cpus(&o.server_cpus, &o.client_cpus);
+    if let Some(a) = sys::cpu_times(&cpus) {
+        std::thread::sleep(Duration::from_secs(1));
+        if let Some(b) = sys::cpu_times(&cpus) {
+            let pct = ((b.task - a.task) + (b.steal - a.steal)) / cpus.len() as f64 * 100.0;
+            meta.busy_before_pct = Some(pct);
+            if pct > o.max_foreign * 100.0 {
+                eprintln!(
+                    "[WRN] other processes keep the measured CPUs {cpus:?} {pct:.0}% busy: \
+                     expect retries and noisy runs"
+                );
+            }
+        }
+    }
     let path = o.out_dir.join("results.jsonl");
     let mut out = File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let emit = |out: &mut File, line: String| -> Result<(), String> {
@@ -348,4 +364,51 @@ pub fn run(o: &CompareOpts, mut meta: Meta) -> Result<Outcome, String> {
         files,
         markdown,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    fn probe(server: f64, own: f64, task: f64, steal: f64, wall: Instant) -> Probe {
+        Probe {
+            server: Some(server),
+            own: Some(own),
+            cpus: Some(sys::CpuTimes {
+                task,
+                irq: 0.0,
+                steal,
+            }),
+            wall,
+        }
+    }
+
+    #[test]
+    fn others_on_the_measured_cpus_are_flagged() {
+        let t0 = Instant::now();
+        let t1 = t0 + Duration::from_secs(1);
+        let mut r = Record::default();
+        r.m.delivered = 1_000_000;
+        // 2 CPUs for 1 s; server 0.9 s, generator 0.5 s, all busy time 1.5 s: others 0.1 s.
+        account(
+            &mut r,
+            &probe(10.0, 5.0, 100.0, 0.0, t0),
+            &probe(10.9, 5.5, 101.5, 0.0, t1),
+            2,
+            0.10,
+        );
+        assert!((r.server_cpu_ns_per_msg.unwrap() - 900.0).abs() < 1e-6);
+        assert!((r.foreign_frac.unwrap() - 0.05).abs() < 1e-9);
+        assert!(!r.interference);
+        // Same, but the hypervisor stole 0.3 s more: 0.4 s of 2 s is 20%.
+        account(
+            &mut r,
+            &probe(10.0, 5.0, 100.0, 0.0, t0),
+            &probe(10.9, 5.5, 101.5, 0.3, t1),
+            2,
+            0.10,
+        );
+        assert!(r.interference);
+    }
 }

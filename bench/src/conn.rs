@@ -17,6 +17,9 @@ pub const WRITE_BATCH: usize = 64 * 1024;
 /// unresponsive.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long one write may block without progress before the run is failed.
+pub const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// A connected, handshaken client.
 pub struct Conn {
     stream: TcpStream,
@@ -43,6 +46,9 @@ impl Conn {
         let stream = TcpStream::connect_timeout(&addr, HANDSHAKE_TIMEOUT)?;
         // Writes are already batched; Nagle would only delay the last partial batch.
         stream.set_nodelay(true)?;
+        // A server that stops reading must not hang a run forever: a write that makes no
+        // progress for this long fails the run instead.
+        stream.set_write_timeout(Some(WRITE_STALL_TIMEOUT))?;
         let mut c = Conn {
             stream,
             buf: vec![0; READ_BUF],

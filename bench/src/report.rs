@@ -33,6 +33,9 @@ pub struct Meta {
     pub rounds: usize,
     /// Scenario parameters, as given.
     pub params: serde_json::Value,
+    /// Share of the measured CPUs busy with other work in the second before the first run.
+    #[serde(default)]
+    pub busy_before_pct: Option<f64>,
 }
 
 /// One measured run of one scenario at one size against one server.
@@ -293,6 +296,12 @@ pub fn markdown(meta: Option<&Meta>, recs: &[Record]) -> String {
             "- CPUs: server {:?}, generator {:?}; {} rounds, servers alternated A B A B, each run on a fresh server",
             m.server_cpus, m.client_cpus, m.rounds
         );
+        if let Some(b) = m.busy_before_pct {
+            let _ = writeln!(
+                o,
+                "- Measured CPUs busy with other work just before the runs: {b:.1}%"
+            );
+        }
     }
     let _ = writeln!(
         o,
