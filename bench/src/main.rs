@@ -271,6 +271,7 @@ fn meta(
         client_cpus: client_cpus.to_vec(),
         rounds,
         params: serde_json::to_value(p).unwrap_or_default(),
+        busy_before_pct: None,
     }
 }
 
