@@ -72,8 +72,9 @@ pub struct ConnState {
     pub last_in: Instant,
     /// When the writer sends the next PING.
     pub next_ping: Instant,
-    /// The shard's interest sequence number this connection's subscriptions need applied
-    /// on every other shard before a PONG (subscribe-then-flush).
+    /// The shard's mesh sequence number (interest changes and cross-shard messages) that
+    /// must be applied on every other shard before the writer sends this client anything
+    /// more: set by its SUBs and by its publishes that left the shard.
     pub interest_need: u64,
     /// Set by the writer when it has finished (flushed and shut the socket down).
     pub writer_done: bool,
@@ -638,7 +639,15 @@ fn handle_pub(shard: &Rc<Shard>, conn: &Rc<Conn>, pa: &PubArgs, has_hdr: bool) {
         has_hdr,
         payload: pa.payload,
     };
+    shard.publisher_need.set(0);
     let delivered = shard.publish(&m, if echo { None } else { Some(conn.cid) });
+    let need = shard.publisher_need.get();
+    if need > 0 {
+        // What the server says to this client next (a PONG, a 503, a reply) must not arrive
+        // before the message reached the other shards' subscribers, as with nats-server's
+        // synchronous delivery.
+        conn.st.borrow_mut().interest_need = need;
+    }
     if !delivered && no_responders && !reply.is_empty() {
         send_no_responders(shard, conn, pa.subject, reply);
     }

@@ -101,7 +101,8 @@ pub struct State {
     drain_waiters: Vec<Waker>,
     next_barrier: u64,
     barriers: FxMap<u64, (usize, Option<Waker>)>,
-    /// Number of interest changes sent to the other shards so far.
+    /// Mesh sequence: interest changes and cross-shard publishes sent so far. A barrier
+    /// started at sequence N proves every other shard applied everything up to N.
     interest_seq: u64,
     /// Every interest change up to this one is known to be applied on all other shards.
     interest_acked: u64,
@@ -126,6 +127,9 @@ pub struct Shard {
     pub shared: Arc<Shared>,
     pub st: RefCell<State>,
     rng: Cell<u64>,
+    /// Set by [`Shard::publish`] when the message went to other shards: the sequence number
+    /// the publisher's next reply must wait for.
+    pub publisher_need: Cell<u64>,
 }
 
 impl Shard {
@@ -150,6 +154,7 @@ impl Shard {
                 arena: BytesMut::new(),
                 staged: Vec::new(),
             }),
+            publisher_need: Cell::new(0),
             rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ ((id as u64 + 1) << 32) ^ seed()),
             shared,
         })
@@ -358,6 +363,7 @@ impl Shard {
             self.pick_queues(st, &r, &rr, m, skip_cid, &mut queues, &mut delivered);
         }
         let mut range: Option<(usize, usize)> = None;
+        let mut cross = false;
         for to in 0..n {
             let to_plain = plain & (1 << to) != 0;
             let has_q = queues.iter().any(|(s, _)| *s as usize == to);
@@ -397,6 +403,13 @@ impl Shard {
                 msg,
             });
             delivered = true;
+            cross = true;
+        }
+        if cross {
+            // Like an interest change, a message sent to other shards is something a later
+            // reply to the publisher must not overtake (see `barrier`).
+            st.interest_seq += 1;
+            self.publisher_need.set(st.interest_seq);
         }
         if st.arena.len() >= ARENA_FLUSH {
             self.flush_staged_locked(st);
