@@ -61,7 +61,7 @@ const FLAGS: &[Flag] = &[
     f(&["h", "help"], "help", Bool, Yes),
     f(&["v", "version"], "version", Bool, Yes),
     f(&["P", "pid"], "pid", Value, NotYet),
-    f(&["m", "http_port"], "http_port", Value, NotYet),
+    f(&["m", "http_port"], "http_port", Value, Yes),
     f(&["ms", "https_port"], "https_port", Value, NotYet),
     f(&["t"], "test_config", Bool, NotYet),
     f(&["sl", "signal"], "signal", Value, NotYet),
@@ -100,6 +100,7 @@ Server Options:
     -p, --port <port>                Use port for clients (default: 4222)
     -n, --name
         --server_name <server_name>  Server name (default: auto)
+    -m, --http_port <port>           Use port for http monitoring
     -c, --config <file>              Configuration file
         --shards <n>                 Number of shards, one pinned core each (default: one per usable CPU)
 

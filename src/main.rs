@@ -18,6 +18,13 @@ use std::process::exit;
 
 use log::{info, warn};
 
+fn host_port_str(a: &std::net::SocketAddr) -> String {
+    match a {
+        std::net::SocketAddr::V4(v) => format!("{}:{}", v.ip(), v.port()),
+        std::net::SocketAddr::V6(v) => format!("[{}]:{}", v.ip(), v.port()),
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let m = match cli::parse(&args) {
@@ -77,6 +84,9 @@ fn main() {
     info!("  ID:       {}", running.server_id);
     if let Some(f) = &config_file {
         info!("Using configuration file: {f}");
+    }
+    if let Some(m) = running.monitor_addr {
+        info!("Starting http monitor on {}", host_port_str(&m));
     }
     info!(
         "Listening for client connections on {}",

@@ -19,8 +19,8 @@ fn flag_str<'a>(m: &'a ArgMatches, id: &str) -> Option<&'a String> {
 /// file written for nats-server never runs with part of it silently ignored.
 fn refuse_unsupported(c: &ConfigOptions) -> Result<(), String> {
     let mut missing = Vec::new();
-    if c.http_port.is_some() || c.https_port.is_some() {
-        missing.push("the HTTP monitor (http/http_port/monitor_port/https_port)");
+    if c.https_port.is_some() {
+        missing.push("the HTTPS monitor (https/https_port)");
     }
     if c.authorization.is_some() || c.no_auth_user.is_some() {
         missing.push("authorization");
@@ -97,6 +97,18 @@ fn apply_config(o: &mut Options, lo: &mut LogOptions, c: &ConfigOptions) -> Resu
     if let Some(n) = c.shards {
         o.shards = n;
     }
+    if let Some(p) = c.http_port {
+        o.http_port = Some(i32::try_from(p).map_err(|_| format!("http_port: invalid value {p}"))?);
+    }
+    if let Some(h) = &c.http_host {
+        o.http_host = Some(h.clone());
+    }
+    if let Some(b) = &c.http_base_path {
+        o.http_base_path = b.clone();
+    }
+    if let Some(n) = c.max_closed_clients {
+        o.max_closed_clients = n.max(0) as usize;
+    }
     if let Some(b) = c.debug {
         lo.debug = b;
     }
@@ -149,6 +161,13 @@ pub fn resolve(m: &ArgMatches) -> Result<Resolved, Vec<String>> {
         o.port = p
             .parse::<i32>()
             .map_err(|_| one(format!("invalid value \"{p}\" for flag -port: parse error")))?;
+    }
+    if let Some(p) = flag_str(m, "http_port") {
+        o.http_port = Some(p.parse::<i32>().map_err(|_| {
+            one(format!(
+                "invalid value \"{p}\" for flag -http_port: parse error"
+            ))
+        })?);
     }
     if let Some(n) = flag_str(m, "server_name") {
         o.server_name = Some(n.clone());

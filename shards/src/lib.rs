@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! The nats-tpc engine: the NATS client protocol served thread-per-core on io_uring.
 //!
 //! # Layout
@@ -7,6 +8,7 @@
 //! - [`shard`]: what one core owns (connections, subscriptions, the other shards' interest)
 //!   and delivery; [`shard::conn`] is a client connection, [`shard::mesh`] what crosses cores.
 //! - [`server`]: start-up (io_uring check, listeners, executors).
+//! - [`monitor`]: the HTTP monitor on the control shard; [`stats`] the counters it reads.
 //! - [`defaults`], [`options`]: every default, named after the nats-server option.
 //!
 //! # Threads
@@ -16,11 +18,13 @@
 //! talk over one SPSC channel per ordered pair (see [`shard::mesh`]).
 
 pub mod defaults;
+pub mod monitor;
 pub mod nkey;
 pub mod options;
 pub mod protocol;
 pub mod server;
 pub mod shard;
+pub mod stats;
 pub mod subject;
 pub mod sublist;
 pub mod uring;

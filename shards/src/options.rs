@@ -39,6 +39,14 @@ pub struct Options {
     pub trace: bool,
     /// Cluster name, when the config has a `cluster {}` block; shown in INFO.
     pub cluster_name: Option<String>,
+    /// HTTP monitor host (`http: host:port`; defaults to `host`).
+    pub http_host: Option<String>,
+    /// HTTP monitor port (`-m`, `http_port`, `monitor_port`); `-1` picks a random port.
+    pub http_port: Option<i32>,
+    /// Prefix of every monitor endpoint (`http_base_path`).
+    pub http_base_path: String,
+    /// Closed connections kept for `/connz?state=closed` (`max_closed_clients`).
+    pub max_closed_clients: usize,
 }
 
 impl Default for Options {
@@ -60,6 +68,10 @@ impl Default for Options {
             debug: false,
             trace: false,
             cluster_name: None,
+            http_host: None,
+            http_port: None,
+            http_base_path: String::new(),
+            max_closed_clients: DEFAULT_MAX_CLOSED_CLIENTS,
         }
     }
 }

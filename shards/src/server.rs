@@ -9,16 +9,20 @@
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::{FromRawFd, IntoRawFd};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
+use glommio::channels::shared_channel::{self, SharedReceiver, SharedSender};
 use glommio::{LocalExecutorBuilder, Placement};
 use log::error;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::defaults::GLOMMIO_IO_MEMORY;
+use crate::monitor::{Monitor, ShardLink};
 use crate::options::Options;
+use crate::shard::control::{ControlReq, ControlResp};
 use crate::shard::{conn, mesh, Shard, Shared};
 use crate::{nkey, uring};
 
@@ -43,6 +47,8 @@ pub struct Running {
     pub server_id: String,
     /// Server name.
     pub server_name: String,
+    /// Where the HTTP monitor listens, when enabled.
+    pub monitor_addr: Option<SocketAddr>,
 }
 
 fn host_port(host: &str, port: u16) -> String {
@@ -150,6 +156,24 @@ pub fn start(opts: Options) -> Result<Running, StartError> {
     }
     let port = if opts.port < 0 { 0 } else { opts.port as u16 };
     let (listeners, client_addr) = bind_listeners(&opts.host, port, n)?;
+    let monitor = match opts.http_port {
+        Some(p) => {
+            let host = opts.http_host.clone().unwrap_or_else(|| opts.host.clone());
+            let port = if p < 0 { 0 } else { p as u16 };
+            let addr = resolve(&host, port)?;
+            let s = new_socket(&addr).map_err(|e| listen_err(&host, port, e))?;
+            s.bind(&addr.into())
+                .map_err(|e| listen_err(&host, port, e))?;
+            s.listen(128).map_err(|e| listen_err(&host, port, e))?;
+            let bound = s
+                .local_addr()
+                .ok()
+                .and_then(|a| a.as_socket())
+                .unwrap_or(addr);
+            Some((s, host, bound))
+        }
+        None => None,
+    };
     let server_id = nkey::new_server_id();
     let server_name = opts
         .server_name
@@ -163,11 +187,27 @@ pub fn start(opts: Options) -> Result<Running, StartError> {
         nshards: n,
         next_cid: AtomicU64::new(1),
         num_clients: AtomicUsize::new(0),
+        stats: (0..n).map(|_| Default::default()).collect(),
+        start: std::time::SystemTime::now(),
     });
 
     let mesh_ends = mesh::build(n);
+    // One question/answer channel pair between the control shard and each shard.
+    let mut shard_control = Vec::with_capacity(n);
+    let mut control_links = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (req_tx, req_rx) = shared_channel::new_bounded::<ControlReq>(4);
+        let (resp_tx, resp_rx) = shared_channel::new_bounded::<ControlResp>(4);
+        shard_control.push((req_rx, resp_tx));
+        control_links.push((req_tx, resp_rx));
+    }
     let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
-    for ((id, listener), ends) in listeners.into_iter().enumerate().zip(mesh_ends) {
+    for (((id, listener), ends), control) in listeners
+        .into_iter()
+        .enumerate()
+        .zip(mesh_ends)
+        .zip(shard_control)
+    {
         let shared = shared.clone();
         let cpu = (!cpus.is_empty()).then(|| cpus[id % cpus.len()]);
         let ready = ready_tx.clone();
@@ -178,7 +218,7 @@ pub fn start(opts: Options) -> Result<Running, StartError> {
                 if let Some(cpu) = cpu {
                     core_affinity::set_for_current(cpu);
                 }
-                run_shard(id, shared, listener, ends, ready).await
+                run_shard(id, shared, listener, ends, control, ready).await
             })
             .map_err(|e| StartError::Executor(e.to_string()))?;
     }
@@ -190,23 +230,46 @@ pub fn start(opts: Options) -> Result<Running, StartError> {
             Err(_) => return Err(StartError::Executor("a shard did not start".into())),
         }
     }
-    start_control()?;
+    let monitor_addr = monitor.as_ref().map(|m| m.2);
+    start_control(shared, control_links, monitor)?;
     Ok(Running {
         client_addr,
         shards: n,
         server_id,
         server_name,
+        monitor_addr,
     })
 }
 
-/// The control shard: one more executor, unpinned, for what is global to the server. It
-/// will run the HTTP monitor and the cluster routes; today it only exists.
-fn start_control() -> Result<(), StartError> {
+type ControlLink = (SharedSender<ControlReq>, SharedReceiver<ControlResp>);
+
+/// The control shard: one more executor, unpinned, for what is global to the server: the
+/// HTTP monitor today, the cluster routes later.
+fn start_control(
+    shared: Arc<Shared>,
+    links: Vec<ControlLink>,
+    monitor: Option<(Socket, String, SocketAddr)>,
+) -> Result<(), StartError> {
     LocalExecutorBuilder::new(Placement::Unbound)
         .name("control")
         .io_memory(GLOMMIO_IO_MEMORY)
-        .spawn(|| async move {
-            futures_lite::future::pending::<()>().await;
+        .spawn(move || async move {
+            let mut connected = Vec::with_capacity(links.len());
+            for (tx, rx) in links {
+                connected.push(ShardLink {
+                    tx: tx.connect().await,
+                    rx: rx.connect().await,
+                });
+            }
+            if let Some((sock, host, addr)) = monitor {
+                // SAFETY: the fd comes from a socket we own and hand over whole.
+                let listener =
+                    unsafe { glommio::net::TcpListener::from_raw_fd(sock.into_raw_fd()) };
+                let m = Rc::new(Monitor::new(shared, connected, host, addr.port()));
+                m.serve(listener).await;
+            } else {
+                futures_lite::future::pending::<()>().await;
+            }
         })
         .map_err(|e| StartError::Executor(e.to_string()))?;
     Ok(())
@@ -217,6 +280,7 @@ async fn run_shard(
     shared: Arc<Shared>,
     listener: Socket,
     ends: mesh::MeshEnds,
+    control: (SharedReceiver<ControlReq>, SharedSender<ControlResp>),
     ready: mpsc::Sender<Result<(), String>>,
 ) {
     let shard = Shard::new(id, shared);
@@ -235,6 +299,15 @@ async fn run_shard(
             glommio::spawn_local(async move { shard.receive(from, rx.connect().await).await })
                 .detach();
         }
+    }
+    {
+        let shard = shard.clone();
+        let (rx, tx) = control;
+        glommio::spawn_local(async move {
+            let (rx, tx) = (rx.connect().await, tx.connect().await);
+            shard.serve_control(rx, tx).await
+        })
+        .detach();
     }
     // SAFETY: the fd comes from a socket we own and hand over whole.
     let listener = unsafe { glommio::net::TcpListener::from_raw_fd(listener.into_raw_fd()) };

@@ -80,6 +80,16 @@ pub struct ConnState {
     pub writer_done: bool,
     /// The reader's waker while it waits for the writer to finish.
     pub done_waker: Option<Waker>,
+    /// Messages and payload bytes received from / sent to this client (for `/connz`).
+    pub in_msgs: u64,
+    pub in_bytes: u64,
+    pub out_msgs: u64,
+    pub out_bytes: u64,
+    /// When the connection was accepted, and its last activity (wall clock, for `/connz`).
+    pub start: std::time::SystemTime,
+    pub last_activity: std::time::SystemTime,
+    /// Round-trip time measured by the last server PING.
+    pub rtt: Duration,
     /// When the last server PING went out (for nats-server's RTT-driven first PING).
     pub rtt_start: Option<Instant>,
 }
@@ -179,6 +189,8 @@ impl Conn {
         out.extend_from_slice(b"\r\n");
         out.extend_from_slice(body);
         out.extend_from_slice(b"\r\n");
+        st.out_msgs += 1;
+        st.out_bytes += body.len() as u64;
         if st.out.len() + st.inflight > opts.max_pending {
             st.out.truncate(start);
             drop(st);
@@ -258,6 +270,13 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
             interest_need: 0,
             writer_done: false,
             done_waker: None,
+            in_msgs: 0,
+            in_bytes: 0,
+            out_msgs: 0,
+            out_bytes: 0,
+            start: std::time::SystemTime::now(),
+            last_activity: std::time::SystemTime::now(),
+            rtt: Duration::ZERO,
             rtt_start: None,
         }),
     });
@@ -276,6 +295,11 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
         conn.close(CloseReason::MaxConnectionsExceeded);
     }
     shard.st.borrow_mut().conns.insert(cid, conn.clone());
+    if counted {
+        crate::stats::add(&shard.local.connections, 1);
+        crate::stats::add(&shard.local.total_connections, 1);
+        shard.publish_stats();
+    }
 
     let stream: Stream = Rc::new(RefCell::new(stream));
     glommio::spawn_local(writer(shard.clone(), conn.clone(), stream.clone())).detach();
@@ -308,6 +332,18 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
         .borrow()
         .closing
         .unwrap_or(CloseReason::ClientClosed);
+    if counted {
+        let l = &shard.local;
+        l.connections.set(l.connections.get() - 1);
+        match reason {
+            CloseReason::SlowConsumerPendingBytes | CloseReason::SlowConsumerWriteDeadline => {
+                crate::stats::add(&l.slow_consumers, 1)
+            }
+            CloseReason::StaleConnection => crate::stats::add(&l.stale_connections, 1),
+            _ => {}
+        }
+        shard.publish_stats();
+    }
     debug!(
         "{} - Client connection closed: {}",
         conn.prefix(),
@@ -417,8 +453,11 @@ async fn reader(shard: &Rc<Shard>, conn: &Rc<Conn>, stream: &Stream) {
         }
         shard.flush_staged();
         if active {
-            conn.st.borrow_mut().last_in = Instant::now();
+            let mut st = conn.st.borrow_mut();
+            st.last_in = Instant::now();
+            st.last_activity = std::time::SystemTime::now();
         }
+        shard.publish_stats();
         if start == end {
             start = 0;
             end = 0;
@@ -538,7 +577,11 @@ fn handle_op(shard: &Rc<Shard>, conn: &Rc<Conn>, op: Op) -> Result<(), ProtoErro
             Ok(())
         }
         Op::Pong => {
-            conn.st.borrow_mut().pings_out = 0;
+            let mut st = conn.st.borrow_mut();
+            st.pings_out = 0;
+            if let Some(t) = st.rtt_start {
+                st.rtt = t.elapsed();
+            }
             Ok(())
         }
         Op::Ok | Op::Info(_) => Ok(()),
@@ -607,6 +650,13 @@ fn handle_pub(shard: &Rc<Shard>, conn: &Rc<Conn>, pa: &PubArgs, has_hdr: bool) {
             st.opts.no_responders,
         )
     };
+    {
+        let mut st = conn.st.borrow_mut();
+        st.in_msgs += 1;
+        st.in_bytes += pa.payload.len() as u64;
+    }
+    crate::stats::add(&shard.local.in_msgs, 1);
+    crate::stats::add(&shard.local.in_bytes, pa.payload.len() as u64);
     if pedantic && !subject::is_valid_literal_subject(pa.subject) {
         conn.queue_err(soft::INVALID_PUBLISH_SUBJECT);
     }

@@ -17,6 +17,7 @@
 //! names the group in the message to the shard it drew.
 
 pub mod conn;
+pub mod control;
 pub mod mesh;
 
 use std::cell::{Cell, RefCell};
@@ -36,6 +37,7 @@ use rustc_hash::FxHasher;
 use slab::Slab;
 
 use crate::options::Options;
+use crate::stats;
 use crate::sublist::{MatchResult, Sublist};
 use conn::Conn;
 use mesh::{Batch, CrossMsg, ShardMsg};
@@ -61,6 +63,10 @@ pub struct Shared {
     pub next_cid: AtomicU64,
     /// Open client connections over all shards, for `max_connections`.
     pub num_clients: AtomicUsize,
+    /// Each shard's published counters (index = shard id).
+    pub stats: Vec<crate::stats::ShardStats>,
+    /// When the server started.
+    pub start: std::time::SystemTime,
 }
 
 /// A message as the delivery code sees it, wherever it came from.
@@ -130,6 +136,8 @@ pub struct Shard {
     /// Set by [`Shard::publish`] when the message went to other shards: the sequence number
     /// the publisher's next reply must wait for.
     pub publisher_need: Cell<u64>,
+    /// Running counters, published to `shared.stats[id]` once per batch.
+    pub local: crate::stats::LocalStats,
 }
 
 impl Shard {
@@ -155,6 +163,7 @@ impl Shard {
                 staged: Vec::new(),
             }),
             publisher_need: Cell::new(0),
+            local: Default::default(),
             rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ ((id as u64 + 1) << 32) ^ seed()),
             shared,
         })
@@ -288,6 +297,15 @@ impl Shard {
         sub.delivered += 1;
         let done = sub.max > 0 && sub.delivered >= sub.max;
         let ok = sub.conn.send_msg(&self.shared.opts, m, &sub.sid);
+        if ok {
+            stats::add(&self.local.out_msgs, 1);
+            let len = if m.has_hdr && sub.conn.st.borrow().headers {
+                m.payload.len()
+            } else {
+                m.payload.len() - m.hdr_len
+            };
+            stats::add(&self.local.out_bytes, len as u64);
+        }
         if done {
             let conn = sub.conn.clone();
             let sid = sub.sid.clone();
@@ -439,6 +457,7 @@ impl Shard {
         } in staged
         {
             msg.buf = frozen.slice(start..end);
+            stats::add(&self.local.cross_out_msgs, 1);
             self.push_out(st, to as usize, ShardMsg::Msg(msg));
         }
     }
@@ -506,11 +525,25 @@ impl Shard {
         }
     }
 
+    /// Publishes this shard's counters for the control shard (once per batch).
+    pub fn publish_stats(&self) {
+        let st = self.st.borrow();
+        let depth: usize = st.outbox.iter().map(Vec::len).sum();
+        self.local.publish(
+            &self.shared.stats[self.id],
+            st.subs.len() as u64,
+            depth as u64,
+        );
+    }
+
     /// Applies one batch from shard `from`.
     pub fn apply_batch(&self, from: usize, batch: Batch) {
         for m in batch {
             match m {
-                ShardMsg::Msg(cm) => self.deliver_cross(&cm),
+                ShardMsg::Msg(cm) => {
+                    stats::add(&self.local.cross_in_msgs, 1);
+                    self.deliver_cross(&cm)
+                }
                 ShardMsg::Interest {
                     subject,
                     queue,
@@ -619,6 +652,7 @@ impl Shard {
     pub async fn receive(self: Rc<Self>, from: usize, rx: ConnectedReceiver<Batch>) {
         while let Some(batch) = rx.recv().await {
             self.apply_batch(from, batch);
+            self.publish_stats();
         }
     }
 }

@@ -1,0 +1,604 @@
+//! The HTTP monitor (`-m`, `http_port`): nats-server's endpoints and JSON, served by the
+//! control shard from figures gathered from every shard (spec §5).
+//!
+//! Counters come from each shard's published [`crate::stats::ShardStats`] (no locks or
+//! atomics per message); per-connection and per-subscription listings are asked of each
+//! shard over its control channel ([`crate::shard::control`]).
+
+pub mod format;
+pub mod http;
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::rc::Rc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use glommio::channels::shared_channel::{ConnectedReceiver, ConnectedSender};
+use glommio::net::TcpListener;
+use glommio::sync::Semaphore;
+use http_body_util::Full;
+use hyper::{Request, Response, StatusCode};
+use log::error;
+use serde_json::{json, Value};
+
+use crate::shard::control::{ConnInfo, ControlReq, ControlResp, SubInfo, SubszPart};
+use crate::shard::Shared;
+use format::{go_duration, rfc3339_nano, uptime};
+
+/// The channel pair to one shard.
+pub struct ShardLink {
+    pub tx: ConnectedSender<ControlReq>,
+    pub rx: ConnectedReceiver<ControlResp>,
+}
+
+/// The monitor's state on the control shard.
+pub struct Monitor {
+    shared: Arc<Shared>,
+    links: Vec<ShardLink>,
+    /// One question round to the shards at a time (their channels carry one answer each).
+    asking: Semaphore,
+    http_host: String,
+    http_port: u16,
+    req_stats: RefCell<BTreeMap<String, u64>>,
+}
+
+type Resp = Response<Full<Bytes>>;
+
+fn json_response(v: &Value, pretty: bool, callback: Option<&str>) -> Resp {
+    let body = if pretty {
+        serde_json::to_string_pretty(v)
+    } else {
+        serde_json::to_string(v)
+    }
+    .unwrap_or_default();
+    let (ctype, body) = match callback {
+        // JSONP, as the 2.7-era servers (and the official image's users) had it.
+        Some(cb) => ("application/javascript", format!("{cb}({body})")),
+        None => ("application/json", body),
+    };
+    Response::builder()
+        .header("Content-Type", ctype)
+        .header("Access-Control-Allow-Origin", "*")
+        .body(Full::new(Bytes::from(body)))
+        .expect("static headers are valid")
+}
+
+fn text_response(status: StatusCode, text: &str) -> Resp {
+    Response::builder()
+        .status(status)
+        .header("Content-Type", "text/plain; charset=utf-8")
+        .body(Full::new(Bytes::from(text.to_string())))
+        .expect("static headers are valid")
+}
+
+/// Query parameters, in order.
+fn query(req: &Request<hyper::body::Incoming>) -> Vec<(String, String)> {
+    req.uri()
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (k.to_string(), v.to_string())
+        })
+        .collect()
+}
+
+fn param<'a>(q: &'a [(String, String)], k: &str) -> Option<&'a str> {
+    q.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str())
+}
+
+/// Go's `strconv.ParseBool` values.
+fn parse_bool(q: &[(String, String)], k: &str) -> Result<bool, String> {
+    match param(q, k) {
+        None | Some("") => Ok(false),
+        Some("1" | "t" | "T" | "true" | "TRUE" | "True") => Ok(true),
+        Some("0" | "f" | "F" | "false" | "FALSE" | "False") => Ok(false),
+        Some(v) => Err(format!(
+            "Error decoding boolean for '{k}': strconv.ParseBool: parsing \"{v}\": invalid syntax"
+        )),
+    }
+}
+
+fn parse_int(q: &[(String, String)], k: &str, default: i64) -> Result<i64, String> {
+    match param(q, k) {
+        None | Some("") => Ok(default),
+        Some(v) => v.parse::<i64>().map_err(|_| {
+            format!("Error decoding int for '{k}': strconv.Atoi: parsing \"{v}\": invalid syntax")
+        }),
+    }
+}
+
+fn process_rss() -> i64 {
+    // Resident pages from /proc/self/statm, times the page size.
+    let pages = std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<i64>().ok())
+        .unwrap_or(0);
+    // SAFETY: sysconf has no side effects.
+    pages * unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as i64
+}
+
+fn sub_json(s: &SubInfo) -> Value {
+    let mut v = json!({"account": "$G", "account_tag": "$G", "subject": s.subject});
+    if let Some(q) = &s.queue {
+        v["qgroup"] = json!(q);
+    }
+    v["sid"] = json!(s.sid);
+    v["msgs"] = json!(s.msgs);
+    if s.max > 0 {
+        v["max"] = json!(s.max);
+    }
+    v["cid"] = json!(s.cid);
+    v
+}
+
+impl Monitor {
+    /// A monitor answering for `shared`, talking to the shards over `links`.
+    pub fn new(shared: Arc<Shared>, links: Vec<ShardLink>, host: String, port: u16) -> Monitor {
+        Monitor {
+            shared,
+            links,
+            asking: Semaphore::new(1),
+            http_host: host,
+            http_port: port,
+            req_stats: RefCell::new(BTreeMap::new()),
+        }
+    }
+
+    /// Accepts HTTP connections forever.
+    pub async fn serve(self: Rc<Self>, listener: TcpListener) {
+        loop {
+            let stream = match listener.accept().await {
+                Ok(s) => s,
+                Err(e) => {
+                    error!("Error accepting monitor connection: {e}");
+                    glommio::timer::sleep(std::time::Duration::from_millis(10)).await;
+                    continue;
+                }
+            };
+            let _ = stream.set_nodelay(true);
+            let me = self.clone();
+            glommio::spawn_local(async move {
+                let svc = hyper::service::service_fn(move |req| {
+                    let me = me.clone();
+                    async move { Ok::<_, Infallible>(me.handle(req).await) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(http::Io(stream), svc)
+                    .await;
+            })
+            .detach();
+        }
+    }
+
+    async fn ask(&self, req: ControlReq) -> Vec<ControlResp> {
+        let _turn = self.asking.acquire_permit(1).await;
+        for l in &self.links {
+            let _ = l.tx.send(req).await;
+        }
+        let mut out = Vec::with_capacity(self.links.len());
+        for l in &self.links {
+            if let Some(r) = l.rx.recv().await {
+                out.push(r);
+            }
+        }
+        out
+    }
+
+    async fn handle(&self, req: Request<hyper::body::Incoming>) -> Resp {
+        let base = self.shared.opts.http_base_path.trim_end_matches('/');
+        let path = req.uri().path().to_string();
+        let Some(rel) = path.strip_prefix(base) else {
+            return text_response(StatusCode::NOT_FOUND, "404 page not found\n");
+        };
+        let rel = if rel.is_empty() { "/" } else { rel };
+        let q = query(&req);
+        let callback = param(&q, "callback").filter(|c| !c.is_empty());
+        let endpoint = match rel {
+            "/" | "/varz" | "/connz" | "/routez" | "/gatewayz" | "/leafz" | "/subsz"
+            | "/subscriptionsz" | "/accountz" | "/accstatz" | "/jsz" | "/healthz" | "/stacksz"
+            | "/shardz" => rel,
+            _ => return text_response(StatusCode::NOT_FOUND, "404 page not found\n"),
+        };
+        *self
+            .req_stats
+            .borrow_mut()
+            .entry(endpoint.to_string())
+            .or_insert(0) += 1;
+        let result: Result<Value, String> =
+            match endpoint {
+                "/" => return self.index(),
+                "/varz" => Ok(self.varz()),
+                "/connz" => self.connz(&q).await,
+                "/subsz" | "/subscriptionsz" => self.subsz(&q).await,
+                "/routez" => Ok(json!({
+                    "server_id": self.shared.server_id,
+                    "server_name": self.shared.server_name,
+                    "now": rfc3339_nano(SystemTime::now()),
+                    "num_routes": 0,
+                    "routes": [],
+                })),
+                "/gatewayz" => Ok(json!({
+                    "server_id": self.shared.server_id,
+                    "now": rfc3339_nano(SystemTime::now()),
+                    "outbound_gateways": {},
+                    "inbound_gateways": {},
+                })),
+                "/leafz" => Ok(json!({
+                    "server_id": self.shared.server_id,
+                    "now": rfc3339_nano(SystemTime::now()),
+                    "leafnodes": 0,
+                    "leafs": [],
+                })),
+                "/accountz" => Ok(json!({
+                    "server_id": self.shared.server_id,
+                    "now": rfc3339_nano(SystemTime::now()),
+                    "system_account": "$SYS",
+                    "accounts": ["$G", "$SYS"],
+                })),
+                "/accstatz" => Ok(json!({
+                    "server_id": self.shared.server_id,
+                    "now": rfc3339_nano(SystemTime::now()),
+                    "account_statz": [],
+                })),
+                "/jsz" => Ok(self.jsz()),
+                "/healthz" => {
+                    // No JetStream: every check a client can ask for passes once we listen.
+                    return json_response(&json!({"status": "ok"}), false, callback);
+                }
+                "/stacksz" => return text_response(
+                    StatusCode::OK,
+                    "nats-tpc has no goroutines: one thread per shard plus the control shard.\n",
+                ),
+                "/shardz" => Ok(self.shardz()),
+                _ => unreachable!("matched above"),
+            };
+        match result {
+            Ok(v) => json_response(&v, true, callback),
+            Err(e) => text_response(StatusCode::BAD_REQUEST, &e),
+        }
+    }
+
+    fn index(&self) -> Resp {
+        let base = self.shared.opts.http_base_path.trim_end_matches('/');
+        let mut html =
+            String::from("<html lang=\"en\">\n<head><title>nats-tpc</title></head>\n<body>\n");
+        html.push_str(&format!(
+            "<h1>nats-tpc</h1>\n<p>nats-server compatible, v{}</p>\n",
+            crate::defaults::VERSION
+        ));
+        for e in [
+            "varz", "connz", "routez", "gatewayz", "leafz", "subsz", "accountz", "accstatz", "jsz",
+            "healthz", "shardz",
+        ] {
+            html.push_str(&format!("<a href=\"{base}/{e}\">{e}</a><br/>\n"));
+        }
+        html.push_str("</body>\n</html>\n");
+        Response::builder()
+            .header("Content-Type", "text/html; charset=utf-8")
+            .body(Full::new(Bytes::from(html)))
+            .expect("static headers are valid")
+    }
+
+    fn varz(&self) -> Value {
+        let sh = &self.shared;
+        let o = &sh.opts;
+        let t = crate::stats::totals(&sh.stats);
+        let now = SystemTime::now();
+        let up = now.duration_since(sh.start).unwrap_or_default();
+        let cores = crate::server::usable_cpus().len().max(1);
+        let mut req_stats = serde_json::Map::new();
+        for (k, v) in self.req_stats.borrow().iter() {
+            req_stats.insert(k.clone(), json!(v));
+        }
+        let mut v = json!({
+            "server_id": sh.server_id,
+            "server_name": sh.server_name,
+            "version": crate::defaults::VERSION,
+            "proto": crate::defaults::PROTO,
+            "go": "nats-tpc",
+            "host": o.host,
+            "port": sh.port,
+            "max_connections": o.max_connections,
+        });
+        if o.max_subscriptions > 0 {
+            v["max_subscriptions"] = json!(o.max_subscriptions);
+        }
+        let rest = json!({
+            "ping_interval": o.ping_interval.as_nanos() as u64,
+            "ping_max": o.ping_max,
+            "http_host": self.http_host,
+            "http_port": self.http_port,
+            "http_base_path": o.http_base_path,
+            "https_port": 0,
+            "auth_timeout": crate::defaults::AUTH_TIMEOUT.as_secs_f64(),
+            "max_control_line": o.max_control_line,
+            "max_payload": o.max_payload,
+            "max_pending": o.max_pending,
+            "cluster": {},
+            "gateway": {},
+            "leaf": {},
+            "mqtt": {},
+            "websocket": {},
+            "jetstream": {},
+            "tls_timeout": 2.0,
+            "write_deadline": o.write_deadline.as_nanos() as u64,
+            "start": rfc3339_nano(sh.start),
+            "now": rfc3339_nano(now),
+            "uptime": uptime(up),
+            "mem": process_rss(),
+            "cores": cores,
+            "gomaxprocs": sh.nshards,
+            "cpu": 0.0,
+            "connections": t.connections,
+            "total_connections": t.total_connections,
+            "routes": 0,
+            "remotes": 0,
+            "leafnodes": 0,
+            "in_msgs": t.in_msgs,
+            "in_bytes": t.in_bytes,
+            "in_client_msgs": t.in_msgs,
+            "in_client_bytes": t.in_bytes,
+            "out_msgs": t.out_msgs,
+            "out_bytes": t.out_bytes,
+            "out_client_msgs": t.out_msgs,
+            "out_client_bytes": t.out_bytes,
+            "slow_consumers": t.slow_consumers,
+            "stale_connections": t.stale_connections,
+            "stalled_clients": 0,
+            "subscriptions": t.subscriptions,
+            "http_req_stats": req_stats,
+            "config_load_time": rfc3339_nano(sh.start),
+            "config_digest": "",
+            "system_account": "$SYS",
+            "slow_consumer_stats": {
+                "clients": t.slow_consumers,
+                "routes": 0,
+                "gateways": 0,
+                "leafs": 0,
+            },
+            "stale_connection_stats": {
+                "clients": t.stale_connections,
+                "routes": 0,
+                "gateways": 0,
+                "leafs": 0,
+            },
+        });
+        if let (Value::Object(a), Value::Object(b)) = (&mut v, rest) {
+            a.extend(b);
+        }
+        if let Some(c) = &o.cluster_name {
+            v["cluster"] = json!({ "name": c });
+        }
+        v
+    }
+
+    fn jsz(&self) -> Value {
+        json!({
+            "memory": 0,
+            "storage": 0,
+            "reserved_memory": 0,
+            "reserved_storage": 0,
+            "accounts": 0,
+            "ha_assets": 0,
+            "api": {"level": 0, "total": 0, "errors": 0},
+            "server_id": self.shared.server_id,
+            "now": rfc3339_nano(SystemTime::now()),
+            "disabled": true,
+            "config": {"max_memory": 0, "max_storage": 0},
+            "limits": {},
+        })
+    }
+
+    fn shardz(&self) -> Value {
+        let shards: Vec<Value> = self
+            .shared
+            .stats
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                json!({
+                    "shard": i,
+                    "connections": s.connections.load(Relaxed),
+                    "total_connections": s.total_connections.load(Relaxed),
+                    "subscriptions": s.subscriptions.load(Relaxed),
+                    "in_msgs": s.in_msgs.load(Relaxed),
+                    "in_bytes": s.in_bytes.load(Relaxed),
+                    "out_msgs": s.out_msgs.load(Relaxed),
+                    "out_bytes": s.out_bytes.load(Relaxed),
+                    "cross_shard_out_msgs": s.cross_out_msgs.load(Relaxed),
+                    "cross_shard_in_msgs": s.cross_in_msgs.load(Relaxed),
+                    "outbox_depth": s.outbox_depth.load(Relaxed),
+                    "slow_consumers": s.slow_consumers.load(Relaxed),
+                })
+            })
+            .collect();
+        json!({
+            "server_id": self.shared.server_id,
+            "now": rfc3339_nano(SystemTime::now()),
+            "num_shards": self.shared.nshards,
+            "shards": shards,
+        })
+    }
+
+    async fn connz(&self, q: &[(String, String)]) -> Result<Value, String> {
+        let sort = param(q, "sort").unwrap_or("");
+        let subs_detail = param(q, "subs") == Some("detail");
+        let subs = subs_detail || parse_bool(q, "subs")?;
+        parse_bool(q, "auth")?;
+        let offset = parse_int(q, "offset", 0)?.max(0) as usize;
+        let limit = parse_int(q, "limit", 1024)?;
+        let limit = if limit <= 0 { 1024 } else { limit as usize };
+        let cid = parse_int(q, "cid", 0)?;
+        let state = param(q, "state").unwrap_or("open");
+        if !matches!(state, "open" | "closed" | "any" | "all" | "") {
+            return Err(format!("invalid connection state: {state}"));
+        }
+        match sort {
+            "" | "cid" | "start" | "subs" | "pending" | "msgs_to" | "msgs_from" | "bytes_to"
+            | "bytes_from" | "last" | "idle" | "uptime" | "rtt" => {}
+            "stop" | "reason" => {
+                if state == "open" || state.is_empty() {
+                    return Err(format!("sort by {sort} only valid on closed connections"));
+                }
+            }
+            other => return Err(format!("invalid sorting option: {other}")),
+        }
+        let mut conns: Vec<ConnInfo> = Vec::new();
+        if state != "closed" {
+            for r in self.ask(ControlReq::Connz { subs }).await {
+                if let ControlResp::Connz(c) = r {
+                    conns.extend(c);
+                }
+            }
+        }
+        if cid > 0 {
+            conns.retain(|c| c.cid == cid as u64);
+        }
+        let now = SystemTime::now();
+        let since = |t: SystemTime| now.duration_since(t).unwrap_or_default();
+        match sort {
+            "start" => conns.sort_by_key(|c| c.start),
+            "subs" => conns.sort_by_key(|c| std::cmp::Reverse(c.num_subs)),
+            "pending" => conns.sort_by_key(|c| std::cmp::Reverse(c.pending_bytes)),
+            "msgs_to" => conns.sort_by_key(|c| std::cmp::Reverse(c.out_msgs)),
+            "msgs_from" => conns.sort_by_key(|c| std::cmp::Reverse(c.in_msgs)),
+            "bytes_to" => conns.sort_by_key(|c| std::cmp::Reverse(c.out_bytes)),
+            "bytes_from" => conns.sort_by_key(|c| std::cmp::Reverse(c.in_bytes)),
+            "last" => conns.sort_by_key(|c| std::cmp::Reverse(c.last_activity)),
+            "idle" => conns.sort_by_key(|c| std::cmp::Reverse(since(c.last_activity))),
+            "uptime" => conns.sort_by_key(|c| std::cmp::Reverse(since(c.start))),
+            "rtt" => conns.sort_by_key(|c| std::cmp::Reverse(c.rtt)),
+            _ => conns.sort_by_key(|c| c.cid),
+        }
+        let total = conns.len();
+        let page: Vec<Value> = conns
+            .iter()
+            .skip(offset)
+            .take(limit)
+            .map(|c| {
+                let mut v = json!({
+                    "cid": c.cid,
+                    "kind": "Client",
+                    "type": "nats",
+                    "ip": c.ip,
+                    "port": c.port,
+                    "start": rfc3339_nano(c.start),
+                    "last_activity": rfc3339_nano(c.last_activity),
+                    "rtt": go_duration(c.rtt),
+                    "uptime": uptime(since(c.start)),
+                    "idle": uptime(since(c.last_activity)),
+                    "pending_bytes": c.pending_bytes,
+                    "in_msgs": c.in_msgs,
+                    "out_msgs": c.out_msgs,
+                    "in_bytes": c.in_bytes,
+                    "out_bytes": c.out_bytes,
+                    "subscriptions": c.num_subs,
+                });
+                for (k, s) in [
+                    ("name", &c.name),
+                    ("lang", &c.lang),
+                    ("version", &c.version),
+                ] {
+                    if !s.is_empty() {
+                        v[k] = json!(s);
+                    }
+                }
+                if subs && !c.subs.is_empty() {
+                    if subs_detail {
+                        v["subscriptions_list_detail"] =
+                            Value::Array(c.subs.iter().map(sub_json).collect());
+                    } else {
+                        v["subscriptions_list"] =
+                            Value::Array(c.subs.iter().map(|s| json!(s.subject)).collect());
+                    }
+                }
+                v
+            })
+            .collect();
+        Ok(json!({
+            "server_id": self.shared.server_id,
+            "now": rfc3339_nano(now),
+            "num_connections": page.len(),
+            "total": total,
+            "offset": offset,
+            "limit": limit,
+            "connections": page,
+        }))
+    }
+
+    async fn subsz(&self, q: &[(String, String)]) -> Result<Value, String> {
+        let list = parse_bool(q, "subs")?;
+        let offset = parse_int(q, "offset", 0)?.max(0) as usize;
+        let limit = parse_int(q, "limit", 1024)?;
+        let limit = if limit <= 0 { 1024 } else { limit as usize };
+        let test = param(q, "test").filter(|t| !t.is_empty());
+        if let Some(t) = test {
+            if !crate::subject::is_valid_literal_subject(t.as_bytes()) {
+                return Err(format!(
+                    "invalid test subject, must be valid publish subject: {t}"
+                ));
+            }
+        }
+        let mut sum = SubszPart::default();
+        for r in self
+            .ask(ControlReq::Subsz {
+                list: list || test.is_some(),
+            })
+            .await
+        {
+            if let ControlResp::Subsz(p) = r {
+                sum.num_subscriptions += p.num_subscriptions;
+                sum.num_cache += p.num_cache;
+                sum.num_inserts += p.num_inserts;
+                sum.num_removes += p.num_removes;
+                sum.num_matches += p.num_matches;
+                sum.cache_hits += p.cache_hits;
+                sum.subs.extend(p.subs);
+            }
+        }
+        let hit_rate = if sum.num_matches > 0 {
+            sum.cache_hits as f64 / sum.num_matches as f64
+        } else {
+            0.0
+        };
+        let mut v = json!({
+            "server_id": self.shared.server_id,
+            "now": rfc3339_nano(SystemTime::now()),
+            "num_subscriptions": sum.num_subscriptions,
+            "num_cache": sum.num_cache,
+            "num_inserts": sum.num_inserts,
+            "num_removes": sum.num_removes,
+            "num_matches": sum.num_matches,
+            "cache_hit_rate": hit_rate,
+            "max_fanout": 0,
+            "avg_fanout": 0.0,
+        });
+        let mut subs = sum.subs;
+        if let Some(t) = test {
+            subs.retain(|s| crate::subject::matches(s.subject.as_bytes(), t.as_bytes()));
+        }
+        subs.sort_by(|a, b| (a.cid, &a.sid).cmp(&(b.cid, &b.sid)));
+        let total = if list || test.is_some() {
+            subs.len()
+        } else {
+            0
+        };
+        v["total"] = json!(total);
+        v["offset"] = json!(offset);
+        v["limit"] = json!(limit);
+        if list || test.is_some() {
+            let page: Vec<Value> = subs.iter().skip(offset).take(limit).map(sub_json).collect();
+            if !page.is_empty() {
+                v["subscriptions_list"] = Value::Array(page);
+            }
+        }
+        Ok(v)
+    }
+}

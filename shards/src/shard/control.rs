@@ -1,0 +1,168 @@
+//! What the control shard may ask a shard (for `/connz` and `/subsz`), and the answers.
+//! Questions and answers travel on one SPSC channel pair per shard, like everything else
+//! that crosses cores; a shard answers from its own state between batches.
+
+use std::rc::Rc;
+use std::time::{Duration, SystemTime};
+
+use glommio::channels::shared_channel::{ConnectedReceiver, ConnectedSender};
+
+use super::Shard;
+
+/// A question from the control shard.
+#[derive(Debug, Clone, Copy)]
+pub enum ControlReq {
+    /// Every open connection, with its subscriptions if `subs`.
+    Connz { subs: bool },
+    /// Subscription index statistics, and the subscriptions if `list`.
+    Subsz { list: bool },
+}
+
+/// One subscription, as `/connz?subs=detail` and `/subsz?subs=1` show it.
+#[derive(Debug, Clone)]
+pub struct SubInfo {
+    pub subject: String,
+    pub queue: Option<String>,
+    pub sid: String,
+    pub msgs: u64,
+    pub max: u64,
+    pub cid: u64,
+}
+
+/// One open connection, as `/connz` shows it.
+#[derive(Debug, Clone)]
+pub struct ConnInfo {
+    pub cid: u64,
+    pub shard: usize,
+    pub ip: String,
+    pub port: u16,
+    pub start: SystemTime,
+    pub last_activity: SystemTime,
+    pub rtt: Duration,
+    pub pending_bytes: u64,
+    pub in_msgs: u64,
+    pub out_msgs: u64,
+    pub in_bytes: u64,
+    pub out_bytes: u64,
+    pub num_subs: u64,
+    pub name: String,
+    pub lang: String,
+    pub version: String,
+    pub subs: Vec<SubInfo>,
+}
+
+/// Index statistics of one shard.
+#[derive(Debug, Clone, Default)]
+pub struct SubszPart {
+    pub num_subscriptions: u64,
+    pub num_cache: u64,
+    pub num_inserts: u64,
+    pub num_removes: u64,
+    pub num_matches: u64,
+    pub cache_hits: u64,
+    pub subs: Vec<SubInfo>,
+}
+
+/// An answer to a [`ControlReq`].
+#[derive(Debug)]
+pub enum ControlResp {
+    Connz(Vec<ConnInfo>),
+    Subsz(SubszPart),
+}
+
+impl Shard {
+    fn sub_info(&self, key: u32) -> Option<SubInfo> {
+        let st = self.st.borrow();
+        let s = st.subs.get(key as usize)?;
+        Some(SubInfo {
+            subject: String::from_utf8_lossy(&s.subject).into_owned(),
+            queue: s
+                .queue
+                .as_ref()
+                .map(|q| String::from_utf8_lossy(q).into_owned()),
+            sid: String::from_utf8_lossy(&s.sid).into_owned(),
+            msgs: s.delivered,
+            max: s.max,
+            cid: s.conn.cid,
+        })
+    }
+
+    fn answer(&self, req: ControlReq) -> ControlResp {
+        match req {
+            ControlReq::Connz { subs } => {
+                let conns: Vec<_> = self.st.borrow().conns.values().cloned().collect();
+                let mut out = Vec::with_capacity(conns.len());
+                for c in conns {
+                    let st = c.st.borrow();
+                    if st.closing.is_some() {
+                        continue;
+                    }
+                    let keys: Vec<u32> = st.subs.values().copied().collect();
+                    let info = ConnInfo {
+                        cid: c.cid,
+                        shard: self.id,
+                        ip: c.peer.ip().to_string(),
+                        port: c.peer.port(),
+                        start: st.start,
+                        last_activity: st.last_activity,
+                        rtt: st.rtt,
+                        pending_bytes: (st.out.len() + st.inflight) as u64,
+                        in_msgs: st.in_msgs,
+                        out_msgs: st.out_msgs,
+                        in_bytes: st.in_bytes,
+                        out_bytes: st.out_bytes,
+                        num_subs: keys.len() as u64,
+                        name: st.opts.name.clone(),
+                        lang: st.opts.lang.clone(),
+                        version: st.opts.version.clone(),
+                        subs: Vec::new(),
+                    };
+                    drop(st);
+                    let mut info = info;
+                    if subs {
+                        info.subs = keys.iter().filter_map(|k| self.sub_info(*k)).collect();
+                    }
+                    out.push(info);
+                }
+                ControlResp::Connz(out)
+            }
+            ControlReq::Subsz { list } => {
+                let (mut part, keys) = {
+                    let st = self.st.borrow();
+                    let stats = st.local.stats;
+                    let part = SubszPart {
+                        num_subscriptions: st.subs.len() as u64,
+                        num_cache: st.local.cache_len() as u64,
+                        num_inserts: stats.inserts,
+                        num_removes: stats.removes,
+                        num_matches: stats.matches,
+                        cache_hits: stats.cache_hits,
+                        subs: Vec::new(),
+                    };
+                    let keys: Vec<u32> = if list {
+                        st.subs.iter().map(|(k, _)| k as u32).collect()
+                    } else {
+                        Vec::new()
+                    };
+                    (part, keys)
+                };
+                part.subs = keys.iter().filter_map(|k| self.sub_info(*k)).collect();
+                ControlResp::Subsz(part)
+            }
+        }
+    }
+
+    /// Answers the control shard's questions, forever.
+    pub async fn serve_control(
+        self: Rc<Self>,
+        rx: ConnectedReceiver<ControlReq>,
+        tx: ConnectedSender<ControlResp>,
+    ) {
+        while let Some(req) = rx.recv().await {
+            let resp = self.answer(req);
+            if tx.send(resp).await.is_err() {
+                return;
+            }
+        }
+    }
+}
