@@ -127,6 +127,7 @@ fn account(r: &mut Record, before: &Probe, after: &Probe, ncpus: usize, max_fore
         if avail > 0.0 {
             let frac = foreign / avail;
             r.foreign_frac = Some(frac);
+            r.irq_frac = Some((b.irq - a.irq) / avail);
             r.interference = frac > max_foreign;
         }
     }

@@ -63,6 +63,10 @@ pub struct Record {
     pub foreign_cpu_s: Option<f64>,
     /// `foreign_cpu_s` over the CPU seconds the measured CPUs had.
     pub foreign_frac: Option<f64>,
+    /// Share of the measured CPUs' time spent in interrupts and softirqs (loopback TCP work
+    /// charged to no process).
+    #[serde(default)]
+    pub irq_frac: Option<f64>,
     /// Other processes used the measured CPUs beyond the allowed share.
     pub interference: bool,
     /// How many times faster the generator alone is (see `ceiling`).
@@ -555,6 +559,15 @@ pub fn markdown(meta: Option<&Meta>, recs: &[Record]) -> String {
         let _ = writeln!(
             o,
             "- Share of the measured CPUs used by other processes: median {:.1}%, max {:.1}%.",
+            s.median * 100.0,
+            s.max * 100.0
+        );
+    }
+    if let Some(s) = Stats::of(&runs.iter().filter_map(|r| r.irq_frac).collect::<Vec<_>>()) {
+        let _ = writeln!(
+            o,
+            "- Share spent in interrupts and softirqs (loopback TCP work charged to no process): \
+             median {:.1}%, max {:.1}%.",
             s.median * 100.0,
             s.max * 100.0
         );

@@ -145,6 +145,14 @@ fn draw_panel(s: &mut String, p: &Panel, x0: f64, y0: f64, nseries: usize) {
                 esc(&g.label),
                 human(v.median)
             );
+            // The value above the bar: small bars (16 KiB rates beside 16 B ones) stay readable.
+            let _ = write!(
+                s,
+                r##"<text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="8" fill="#333">{}</text>"##,
+                bx + bw / 2.0,
+                (if v.n > 1 { y(v.max) } else { by }) - 3.0,
+                human(v.median)
+            );
             if v.n > 1 {
                 let cx = bx + bw / 2.0;
                 let _ = write!(
