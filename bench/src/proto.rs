@@ -15,6 +15,10 @@ pub const STAMP_LEN: usize = 12;
 /// Longest control line accepted, as nats-server's `MAX_CONTROL_LINE_SIZE` (4 KiB).
 pub const MAX_CONTROL_LINE: usize = 4096;
 
+/// Largest payload accepted from a server (nats-server's hard `max_payload` limit is 64 MiB):
+/// a corrupt size must not make the read buffer grow without bound.
+pub const MAX_PAYLOAD: usize = 64 << 20;
+
 /// One frame received from the server. Slices borrow the read buffer.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Frame<'a> {
@@ -113,7 +117,9 @@ fn parse_msg<'a>(
         Some(f) => f,
         None => slow_fields(args, headers).ok_or_else(bad)?,
     };
-    let size = parse_size(size).ok_or_else(bad)?;
+    let size = parse_size(size)
+        .filter(|&n| n <= MAX_PAYLOAD)
+        .ok_or_else(bad)?;
     let end = after + size;
     if buf.len() < end + 2 {
         return Ok(None);
@@ -401,6 +407,10 @@ mod tests {
             Err(ParseError::BadMsgLine(_))
         ));
         assert!(matches!(parse(b"BLAH\r\n"), Err(ParseError::UnknownOp(_))));
+        assert!(matches!(
+            parse(b"MSG a 1 999999999999\r\n"),
+            Err(ParseError::BadMsgLine(_))
+        ));
         assert_eq!(
             parse(b"MSG a 1 2\r\nabXY"),
             Err(ParseError::MissingPayloadTerminator)
