@@ -124,8 +124,13 @@ fn process_rss() -> i64 {
     pages * unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as i64
 }
 
-fn sub_json(s: &SubInfo) -> Value {
-    let mut v = json!({"account": "$G", "account_tag": "$G", "subject": s.subject});
+/// A subscription as nats-server lists it; `/subsz` names the account, `/connz` does not.
+fn sub_json(s: &SubInfo, with_account: bool) -> Value {
+    let mut v = if with_account {
+        json!({"account": "$G", "account_tag": "$G", "subject": s.subject})
+    } else {
+        json!({"subject": s.subject})
+    };
     if let Some(q) = &s.queue {
         v["qgroup"] = json!(q);
     }
@@ -392,7 +397,11 @@ impl Monitor {
             "now": rfc3339_nano(SystemTime::now()),
             "disabled": true,
             "config": {"max_memory": 0, "max_storage": 0},
-            "limits": {},
+            "streams": 0,
+            "consumers": 0,
+            "messages": 0,
+            "bytes": 0,
+            "total": 0,
         })
     }
 
@@ -513,7 +522,7 @@ impl Monitor {
                 if subs && !c.subs.is_empty() {
                     if subs_detail {
                         v["subscriptions_list_detail"] =
-                            Value::Array(c.subs.iter().map(sub_json).collect());
+                            Value::Array(c.subs.iter().map(|s| sub_json(s, false)).collect());
                     } else {
                         v["subscriptions_list"] =
                             Value::Array(c.subs.iter().map(|s| json!(s.subject)).collect());
@@ -594,7 +603,12 @@ impl Monitor {
         v["offset"] = json!(offset);
         v["limit"] = json!(limit);
         if list || test.is_some() {
-            let page: Vec<Value> = subs.iter().skip(offset).take(limit).map(sub_json).collect();
+            let page: Vec<Value> = subs
+                .iter()
+                .skip(offset)
+                .take(limit)
+                .map(|s| sub_json(s, true))
+                .collect();
             if !page.is_empty() {
                 v["subscriptions_list"] = Value::Array(page);
             }
