@@ -67,6 +67,31 @@ fn initial_cpus() -> Vec<usize> {
     CPUS.get_or_init(sys::allowed_cpus).clone()
 }
 
+/// Longest wait for the measured CPUs to quieten down before a retry.
+const QUIET_WAIT: Duration = Duration::from_secs(10);
+
+/// Waits, at most `limit`, for a half second in which others keep `cpus` below `max_busy`
+/// (nothing of ours runs now, so all busy time is theirs). Retrying straight into the same
+/// compile job would only buy another noisy run.
+fn wait_for_quiet(cpus: &[usize], max_busy: f64, limit: Duration) {
+    let start = std::time::Instant::now();
+    let window = Duration::from_millis(500);
+    while start.elapsed() < limit {
+        let Some(a) = sys::cpu_times(cpus) else {
+            return;
+        };
+        std::thread::sleep(window);
+        let Some(b) = sys::cpu_times(cpus) else {
+            return;
+        };
+        let busy = ((b.task - a.task) + (b.steal - a.steal))
+            / (window.as_secs_f64() * cpus.len().max(1) as f64);
+        if busy <= max_busy {
+            return;
+        }
+    }
+}
+
 /// CPU readings taken around one run.
 struct Probe {
     server: Option<f64>,
@@ -215,7 +240,7 @@ fn measure_one(
             round,
             r.foreign_frac.unwrap_or(0.0) * 100.0
         );
-        std::thread::sleep(Duration::from_millis(500));
+        wait_for_quiet(&cpus, o.max_foreign, QUIET_WAIT);
     }
 }
 
