@@ -343,3 +343,26 @@ fn shardz_counts_per_shard_with_known_traffic() {
     assert_eq!(v["out_msgs"], 16);
     assert_eq!(v["connections"], 4);
 }
+
+#[test]
+fn connz_closed_connections_are_kept_with_reason() {
+    let Some((g, gp, o, op)) = both() else { return };
+    for server in [&g, &o] {
+        let mut c = server.client(r#"{"verbose":false,"name":"gone"}"#);
+        c.send(b"SUB foo 1\r\n");
+        c.ping_pong();
+        c.send(b"-ERR 'bye'\r\n");
+        c.expect_closed();
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let gc = get(gp, "/connz?state=closed&subs=1").json();
+    let oc = get(op, "/connz?state=closed&subs=1").json();
+    same_shape("/connz closed", &gc, &oc, &[]);
+    let (gconn, oconn) = (&gc["connections"][0], &oc["connections"][0]);
+    same_shape("/connz closed entry", gconn, oconn, &[]);
+    for k in ["name", "reason", "subscriptions", "subscriptions_list"] {
+        assert_eq!(oconn[k], gconn[k], "closed {k}");
+    }
+    assert_eq!(get(op, "/connz").json()["total"], 0);
+    assert_eq!(get(op, "/connz?state=any").json()["total"], 1);
+}

@@ -459,13 +459,29 @@ impl Monitor {
             }
             other => return Err(format!("invalid sorting option: {other}")),
         }
+        let open = state != "closed";
+        let closed = matches!(state, "closed" | "any" | "all");
         let mut conns: Vec<ConnInfo> = Vec::new();
-        if state != "closed" {
-            for r in self.ask(ControlReq::Connz { subs }).await {
-                if let ControlResp::Connz(c) = r {
-                    conns.extend(c);
-                }
+        for r in self.ask(ControlReq::Connz { subs, open, closed }).await {
+            if let ControlResp::Connz(c) = r {
+                conns.extend(c);
             }
+        }
+        if closed {
+            // The ring is per shard; keep the newest max_closed_clients over all of them.
+            let max = self.shared.opts.max_closed_clients;
+            let mut gone: Vec<ConnInfo> = Vec::new();
+            conns.retain(|c| {
+                if c.stop.is_some() {
+                    gone.push(c.clone());
+                    false
+                } else {
+                    true
+                }
+            });
+            gone.sort_by_key(|c| std::cmp::Reverse(c.stop));
+            gone.truncate(max);
+            conns.extend(gone);
         }
         if cid > 0 {
             conns.retain(|c| c.cid == cid as u64);
@@ -484,6 +500,8 @@ impl Monitor {
             "idle" => conns.sort_by_key(|c| std::cmp::Reverse(since(c.last_activity))),
             "uptime" => conns.sort_by_key(|c| std::cmp::Reverse(since(c.start))),
             "rtt" => conns.sort_by_key(|c| std::cmp::Reverse(c.rtt)),
+            "stop" => conns.sort_by_key(|c| std::cmp::Reverse(c.stop)),
+            "reason" => conns.sort_by_key(|c| c.reason),
             _ => conns.sort_by_key(|c| c.cid),
         }
         let total = conns.len();
@@ -500,9 +518,16 @@ impl Monitor {
                     "port": c.port,
                     "start": rfc3339_nano(c.start),
                     "last_activity": rfc3339_nano(c.last_activity),
+                });
+                let end = c.stop.unwrap_or(now);
+                if let Some(stop) = c.stop {
+                    v["stop"] = json!(rfc3339_nano(stop));
+                    v["reason"] = json!(c.reason.unwrap_or(""));
+                }
+                let rest = json!({
                     "rtt": go_duration(c.rtt),
-                    "uptime": uptime(since(c.start)),
-                    "idle": uptime(since(c.last_activity)),
+                    "uptime": uptime(end.duration_since(c.start).unwrap_or_default()),
+                    "idle": uptime(end.duration_since(c.last_activity).unwrap_or_default()),
                     "pending_bytes": c.pending_bytes,
                     "in_msgs": c.in_msgs,
                     "out_msgs": c.out_msgs,
@@ -510,6 +535,9 @@ impl Monitor {
                     "out_bytes": c.out_bytes,
                     "subscriptions": c.num_subs,
                 });
+                if let (Value::Object(a), Value::Object(b)) = (&mut v, rest) {
+                    a.extend(b);
+                }
                 for (k, s) in [
                     ("name", &c.name),
                     ("lang", &c.lang),

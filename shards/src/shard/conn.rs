@@ -322,16 +322,27 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
         }
     })
     .await;
-    let keys: Vec<SubKey> = conn.st.borrow_mut().subs.drain().map(|(_, k)| k).collect();
-    for k in keys {
-        shard.remove_sub(k);
-    }
-    shard.st.borrow_mut().conns.remove(&cid);
     let reason = conn
         .st
         .borrow()
         .closing
         .unwrap_or(CloseReason::ClientClosed);
+    if counted && shard.shared.opts.max_closed_clients > 0 {
+        // Kept for /connz?state=closed, with the subscriptions it had.
+        let mut info = shard.conn_info(&conn, true);
+        info.stop = Some(std::time::SystemTime::now());
+        info.reason = Some(reason.as_str());
+        let mut st = shard.st.borrow_mut();
+        if st.closed.len() >= shard.shared.opts.max_closed_clients {
+            st.closed.pop_front();
+        }
+        st.closed.push_back(info);
+    }
+    let keys: Vec<SubKey> = conn.st.borrow_mut().subs.drain().map(|(_, k)| k).collect();
+    for k in keys {
+        shard.remove_sub(k);
+    }
+    shard.st.borrow_mut().conns.remove(&cid);
     if counted {
         let l = &shard.local;
         l.connections.set(l.connections.get() - 1);
@@ -625,6 +636,8 @@ fn handle_connect(shard: &Rc<Shard>, conn: &Rc<Conn>, json: &[u8]) -> Result<(),
         }
         let now = Instant::now();
         st.next_ping = now + first_ping_delay(shard);
+        // nats-server's first RTT estimate: accept to CONNECT.
+        st.rtt = st.start.elapsed().unwrap_or_default();
         st.opts.verbose
     };
     if verbose {

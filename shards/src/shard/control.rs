@@ -12,8 +12,13 @@ use super::Shard;
 /// A question from the control shard.
 #[derive(Debug, Clone, Copy)]
 pub enum ControlReq {
-    /// Every open connection, with its subscriptions if `subs`.
-    Connz { subs: bool },
+    /// Every open connection (and the closed ones kept, if `closed`), with their
+    /// subscriptions if `subs`.
+    Connz {
+        subs: bool,
+        open: bool,
+        closed: bool,
+    },
     /// Subscription index statistics, and the subscriptions if `list`.
     Subsz { list: bool },
 }
@@ -49,6 +54,9 @@ pub struct ConnInfo {
     pub lang: String,
     pub version: String,
     pub subs: Vec<SubInfo>,
+    /// For closed connections: when and why.
+    pub stop: Option<SystemTime>,
+    pub reason: Option<&'static str>,
 }
 
 /// Index statistics of one shard.
@@ -87,42 +95,58 @@ impl Shard {
         })
     }
 
+    /// A `/connz` entry for one of this shard's connections.
+    pub fn conn_info(&self, c: &super::conn::Conn, subs: bool) -> ConnInfo {
+        let st = c.st.borrow();
+        let keys: Vec<u32> = st.subs.values().copied().collect();
+        let mut info = ConnInfo {
+            cid: c.cid,
+            shard: self.id,
+            ip: c.peer.ip().to_string(),
+            port: c.peer.port(),
+            start: st.start,
+            last_activity: st.last_activity,
+            rtt: st.rtt,
+            pending_bytes: (st.out.len() + st.inflight) as u64,
+            in_msgs: st.in_msgs,
+            out_msgs: st.out_msgs,
+            in_bytes: st.in_bytes,
+            out_bytes: st.out_bytes,
+            num_subs: keys.len() as u64,
+            name: st.opts.name.clone(),
+            lang: st.opts.lang.clone(),
+            version: st.opts.version.clone(),
+            subs: Vec::new(),
+            stop: None,
+            reason: None,
+        };
+        drop(st);
+        if subs {
+            info.subs = keys.iter().filter_map(|k| self.sub_info(*k)).collect();
+        }
+        info
+    }
+
     fn answer(&self, req: ControlReq) -> ControlResp {
         match req {
-            ControlReq::Connz { subs } => {
-                let conns: Vec<_> = self.st.borrow().conns.values().cloned().collect();
-                let mut out = Vec::with_capacity(conns.len());
-                for c in conns {
-                    let st = c.st.borrow();
-                    if st.closing.is_some() {
-                        continue;
+            ControlReq::Connz { subs, open, closed } => {
+                let mut out = Vec::new();
+                if open {
+                    let conns: Vec<_> = self.st.borrow().conns.values().cloned().collect();
+                    for c in conns {
+                        if c.st.borrow().closing.is_some() {
+                            continue;
+                        }
+                        out.push(self.conn_info(&c, subs));
                     }
-                    let keys: Vec<u32> = st.subs.values().copied().collect();
-                    let info = ConnInfo {
-                        cid: c.cid,
-                        shard: self.id,
-                        ip: c.peer.ip().to_string(),
-                        port: c.peer.port(),
-                        start: st.start,
-                        last_activity: st.last_activity,
-                        rtt: st.rtt,
-                        pending_bytes: (st.out.len() + st.inflight) as u64,
-                        in_msgs: st.in_msgs,
-                        out_msgs: st.out_msgs,
-                        in_bytes: st.in_bytes,
-                        out_bytes: st.out_bytes,
-                        num_subs: keys.len() as u64,
-                        name: st.opts.name.clone(),
-                        lang: st.opts.lang.clone(),
-                        version: st.opts.version.clone(),
-                        subs: Vec::new(),
-                    };
-                    drop(st);
-                    let mut info = info;
-                    if subs {
-                        info.subs = keys.iter().filter_map(|k| self.sub_info(*k)).collect();
-                    }
-                    out.push(info);
+                }
+                if closed {
+                    out.extend(self.st.borrow().closed.iter().cloned().map(|mut c| {
+                        if !subs {
+                            c.subs.clear();
+                        }
+                        c
+                    }));
                 }
                 ControlResp::Connz(out)
             }

@@ -113,6 +113,8 @@ pub struct State {
     /// Every interest change up to this one is known to be applied on all other shards.
     interest_acked: u64,
     pub conns: FxMap<u64, Rc<Conn>>,
+    /// Recently closed connections for `/connz?state=closed`, oldest first.
+    pub closed: std::collections::VecDeque<control::ConnInfo>,
     /// Payload bytes of this batch's messages for other shards, frozen into one `Bytes`.
     arena: BytesMut,
     /// Messages for other shards waiting for the end of the batch.
@@ -159,6 +161,7 @@ impl Shard {
                 interest_seq: 0,
                 interest_acked: 0,
                 conns: FxMap::default(),
+                closed: Default::default(),
                 arena: BytesMut::new(),
                 staged: Vec::new(),
             }),
