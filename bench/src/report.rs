@@ -160,6 +160,10 @@ impl Stats {
 
 /// The figure a record is compared on: the rate, or bytes per connection for idle.
 pub fn headline(r: &Record) -> Option<f64> {
+    // A run that never got going (the server did not start) has no figure, not a zero.
+    if !r.ok && r.m.published == 0 && r.m.delivered == 0 {
+        return None;
+    }
     if r.m.scenario == Scenario::Idle.name() {
         r.m.rss_per_conn
     } else {
