@@ -208,7 +208,7 @@ impl Monitor {
         let endpoint = match rel {
             "/" | "/varz" | "/connz" | "/routez" | "/gatewayz" | "/leafz" | "/subsz"
             | "/subscriptionsz" | "/accountz" | "/accstatz" | "/jsz" | "/healthz" | "/stacksz"
-            | "/shardz" => rel,
+            | "/shardz" | "/metrics" => rel,
             _ => return text_response(StatusCode::NOT_FOUND, "404 page not found\n"),
         };
         *self
@@ -262,6 +262,12 @@ impl Monitor {
                     "nats-tpc has no goroutines: one thread per shard plus the control shard.\n",
                 ),
                 "/shardz" => Ok(self.shardz()),
+                "/metrics" => {
+                    return Response::builder()
+                        .header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+                        .body(Full::new(Bytes::from(self.metrics())))
+                        .expect("static headers are valid")
+                }
                 _ => unreachable!("matched above"),
             };
         match result {
@@ -382,6 +388,101 @@ impl Monitor {
             v["cluster"] = json!({ "name": c });
         }
         v
+    }
+
+    /// Prometheus text format. The `gnatsd_varz_*` names are prometheus-nats-exporter's,
+    /// so dashboards built on the exporter work against this endpoint directly;
+    /// `nats_tpc_shard_*` are ours, one series per shard.
+    fn metrics(&self) -> String {
+        use std::fmt::Write as _;
+        let v = self.varz();
+        let id = &self.shared.server_id;
+        let mut out = String::new();
+        for (name, kind, help) in [
+            ("connections", "gauge", "Current client connections"),
+            (
+                "total_connections",
+                "counter",
+                "Client connections since start",
+            ),
+            ("subscriptions", "gauge", "Current subscriptions"),
+            (
+                "slow_consumers",
+                "counter",
+                "Slow consumers disconnected since start",
+            ),
+            ("in_msgs", "counter", "Messages received from clients"),
+            ("out_msgs", "counter", "Messages sent to clients"),
+            ("in_bytes", "counter", "Payload bytes received from clients"),
+            ("out_bytes", "counter", "Payload bytes sent to clients"),
+            ("mem", "gauge", "Resident memory in bytes"),
+            ("cores", "gauge", "CPUs the process may use"),
+            ("max_payload", "gauge", "max_payload setting"),
+            ("max_connections", "gauge", "max_connections setting"),
+            ("routes", "gauge", "Connected routes"),
+            ("remotes", "gauge", "Configured route remotes"),
+            ("leafnodes", "gauge", "Connected leaf nodes"),
+        ] {
+            let val = v[name].as_f64().unwrap_or(0.0);
+            let _ = writeln!(out, "# HELP gnatsd_varz_{name} {help}");
+            let _ = writeln!(out, "# TYPE gnatsd_varz_{name} {kind}");
+            let _ = writeln!(out, "gnatsd_varz_{name}{{server_id=\"{id}\"}} {val}");
+        }
+        let per_shard = |s: &crate::stats::ShardStats, name: &str| -> u64 {
+            match name {
+                "connections" => s.connections.load(Relaxed),
+                "subscriptions" => s.subscriptions.load(Relaxed),
+                "in_msgs" => s.in_msgs.load(Relaxed),
+                "out_msgs" => s.out_msgs.load(Relaxed),
+                "in_bytes" => s.in_bytes.load(Relaxed),
+                "out_bytes" => s.out_bytes.load(Relaxed),
+                "cross_shard_out_msgs" => s.cross_out_msgs.load(Relaxed),
+                "cross_shard_in_msgs" => s.cross_in_msgs.load(Relaxed),
+                _ => s.outbox_depth.load(Relaxed),
+            }
+        };
+        for (name, kind, help) in [
+            ("connections", "gauge", "Client connections on the shard"),
+            ("subscriptions", "gauge", "Subscriptions on the shard"),
+            (
+                "in_msgs",
+                "counter",
+                "Messages received by the shard's clients",
+            ),
+            (
+                "out_msgs",
+                "counter",
+                "Messages delivered to the shard's clients",
+            ),
+            ("in_bytes", "counter", "Payload bytes received by the shard"),
+            (
+                "out_bytes",
+                "counter",
+                "Payload bytes delivered by the shard",
+            ),
+            (
+                "cross_shard_out_msgs",
+                "counter",
+                "Messages sent to other shards",
+            ),
+            (
+                "cross_shard_in_msgs",
+                "counter",
+                "Messages received from other shards",
+            ),
+            ("outbox_depth", "gauge", "Items queued for other shards"),
+        ] {
+            let _ = writeln!(out, "# HELP nats_tpc_shard_{name} {help}");
+            let _ = writeln!(out, "# TYPE nats_tpc_shard_{name} {kind}");
+            for (i, s) in self.shared.stats.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "nats_tpc_shard_{name}{{server_id=\"{id}\",shard=\"{i}\"}} {}",
+                    per_shard(s, name)
+                );
+            }
+        }
+        out
     }
 
     fn jsz(&self) -> Value {
