@@ -44,6 +44,23 @@ pub struct Monitor {
     http_host: String,
     http_port: u16,
     req_stats: RefCell<BTreeMap<String, u64>>,
+    /// Last (wall time, process CPU seconds) sample, for `/varz` `cpu`.
+    cpu_sample: RefCell<(std::time::Instant, f64)>,
+}
+
+/// User plus system CPU seconds of this process, from /proc/self/stat.
+fn process_cpu_secs() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // SAFETY: sysconf has no side effects.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the ')'.
+    (ticks(11) + ticks(12)) / hz
 }
 
 type Resp = Response<Full<Bytes>>;
@@ -153,6 +170,7 @@ impl Monitor {
             http_host: host,
             http_port: port,
             req_stats: RefCell::new(BTreeMap::new()),
+            cpu_sample: RefCell::new((std::time::Instant::now(), process_cpu_secs())),
         }
     }
 
@@ -346,7 +364,7 @@ impl Monitor {
             "mem": process_rss(),
             "cores": cores,
             "gomaxprocs": sh.nshards,
-            "cpu": 0.0,
+            "cpu": self.cpu_percent(),
             "connections": t.connections,
             "total_connections": t.total_connections,
             "routes": 0,
@@ -483,6 +501,20 @@ impl Monitor {
             }
         }
         out
+    }
+
+    /// Process CPU use since the previous call, in percent of one CPU (nats-server's `cpu`).
+    fn cpu_percent(&self) -> f64 {
+        let mut last = self.cpu_sample.borrow_mut();
+        let (now, cpu) = (std::time::Instant::now(), process_cpu_secs());
+        let wall = now.duration_since(last.0).as_secs_f64();
+        let pct = if wall > 0.0 {
+            ((cpu - last.1) / wall * 100.0 * 100.0).round() / 100.0
+        } else {
+            0.0
+        };
+        *last = (now, cpu);
+        pct.max(0.0)
     }
 
     fn jsz(&self) -> Value {
