@@ -68,15 +68,17 @@ case "$what" in
 esac
 
 # Runs /nats-server in the container-like sandbox, in the background.
-#   start NAME [--user U:G] [--memlock N] [--seccomp] [--seccomp-docker-default] -- ARGS...
-# Sets $pid (the sandbox's PID 1, as seen from here) and $upid (unshare).
+#   start [--user U:G] [--memlock BYTES] [--seccomp] [--seccomp-docker-default] -- ARGS...
+# Sets $pid (the sandbox's PID 1, as seen from here), $upid (unshare), and
+# $out and $err (its stdout and stderr). Without --memlock the limit is this
+# shell's, as a container's is dockerd's unless --ulimit memlock says otherwise.
+runs=0
 start() {
-    local name=$1 user=0:0 memlock=unlimited wrap=()
-    shift
+    local user=0:0 limit=() wrap=()
     while [ "$1" != -- ]; do
         case "$1" in
         --user) user=$2; shift 2 ;;
-        --memlock) memlock=$2; shift 2 ;;
+        --memlock) limit=(prlimit "--memlock=$2"); shift 2 ;;
         --seccomp) wrap=(/usr/bin/python3 "$repo/docker/seccomp-exec.py" "$profile" --); shift ;;
         --seccomp-docker-default)
             # shellcheck disable=SC2054 # the commas belong to --without's value
@@ -87,20 +89,23 @@ start() {
         esac
     done
     shift
-    out=$work/$name.out err=$work/$name.err
+    runs=$((runs + 1))
+    out=$work/$runs.out err=$work/$runs.err
     # sh is PID 1 only until exec: it mounts /proc and /sys (read-only, as
-    # Docker does), then execs into chroot, which execs /nats-server as PID 1.
+    # Docker does), brings up lo, then execs into chroot (and, with a profile,
+    # the seccomp loader first), which execs /nats-server as PID 1.
     # shellcheck disable=SC2016 # $1 and $@ are the inner shell's
-    env -i PATH="$image_path" prlimit --memlock="$memlock" \
+    env -i PATH="$image_path" "${limit[@]}" \
         unshare --pid --fork --net --mount \
         /bin/sh -c 'r=$1; shift
             mount -t proc proc "$r/proc" && mount -t sysfs -o ro sysfs "$r/sys" || exit 97
+            ip link set lo up || exit 98
             exec "$@"' sh "$root" "${wrap[@]}" \
         /usr/sbin/chroot --userspec="$user" "$root" /nats-server "$@" >"$out" 2>"$err" &
     upid=$!
     pid=""
     for _ in $(seq 50); do
-        pid=$(tr -d ' ' <"/proc/$upid/task/$upid/children" 2>/dev/null) || true
+        pid=$(tr -d ' ' 2>/dev/null <"/proc/$upid/task/$upid/children") || true
         [ -n "$pid" ] && break
         sleep 0.05
     done
@@ -116,22 +121,34 @@ wait_ready() {
     return 1
 }
 
-# Sends SIGTERM to PID 1 (docker stop) and expects exit 0 within 2 s.
+# Sends SIGTERM (docker stop) or $STOP_SIGNAL to PID 1 and expects exit 0 within 2 s.
 stop_expect_0() {
-    local what=$1 t0 rc=0
+    local what=$1 sig=${STOP_SIGNAL:-TERM} t0 rc=0
     t0=$(date +%s%N)
-    kill -TERM "$pid"
+    kill "-$sig" "$pid"
     wait "$upid" || rc=$?
     local ms=$((($(date +%s%N) - t0) / 1000000))
     if [ "$rc" = 0 ] && [ "$ms" -lt 2000 ]; then
-        ok "$what: SIGTERM to PID 1 -> exit 0 in ${ms} ms"
+        ok "$what: SIG$sig to PID 1 -> exit 0 in ${ms} ms"
     else
-        bad "$what: SIGTERM to PID 1 -> exit $rc in ${ms} ms"
+        bad "$what: SIG$sig to PID 1 -> exit $rc in ${ms} ms"
     fi
     if [ -s "$out" ]; then bad "$what: wrote to stdout (logs belong on stderr)"; fi
 }
 
-# Runs, expects a start, checks PID 1 and stops it.
+# A client inside the sandbox's network namespace: INFO, then SUB, PUB, PING.
+probe() {
+    # shellcheck disable=SC2016 # the inner bash expands these
+    nsenter --net="/proc/$pid/ns/net" /bin/bash -c '
+        exec 3<>/dev/tcp/127.0.0.1/4222 || exit 1
+        IFS= read -r -t 2 info <&3 || exit 1
+        printf "CONNECT {\"verbose\":false}\r\nSUB smoke 1\r\nPUB smoke 5\r\nhello\r\nPING\r\n" >&3
+        IFS= read -r -t 2 a <&3; IFS= read -r -t 2 b <&3; IFS= read -r -t 2 c <&3
+        cr=$(printf "\r")
+        printf "%s|%s|%s|%s" "${info%% *}" "${a%"$cr"}" "${b%"$cr"}" "${c%"$cr"}"'
+}
+
+# Runs, expects a start, serves a client, checks PID 1 and stops it.
 serve() { # what start-options... -- args...
     local what=$1
     shift
@@ -140,6 +157,13 @@ serve() { # what start-options... -- args...
         local pid1
         pid1=$(sed -n 's/^\[\([0-9]*\)\].*Server is ready.*/\1/p' "$err" | head -1)
         if [ "$pid1" = 1 ]; then ok "$what: ready, logging as PID 1 on stderr"; else bad "$what: logged pid '$pid1', not 1"; fi
+        local got
+        got=$(probe 2>&1) || true
+        if [ "$got" = "INFO|MSG smoke 1 5|hello|PONG" ]; then
+            ok "$what: a client gets INFO, its message back, and PONG"
+        else
+            bad "$what: client exchange: '$got'"
+        fi
         stop_expect_0 "$what"
     else
         bad "$what: did not start: $(tail -2 "$err")"
@@ -162,14 +186,14 @@ refuse() { # what regex start-options... -- args...
 }
 
 # 2. The binary runs in the empty root.
-start version -- -v
+start -- -v
 rc=0
 wait "$upid" || rc=$?
 check "-v in the empty root: $(cat "$out" "$err")" test "$rc" = 0
 
 # 3. docker run IMAGE (CMD --config nats-server.conf, relative to /). Until the
 # monitor and clustering land, nats-tpc refuses this config with a message.
-start default -- --config nats-server.conf
+start -- --config nats-server.conf
 if wait_ready; then
     check "default CMD: listening on 0.0.0.0:4222" \
         grep -q 'Listening for client connections on 0.0.0.0:4222' "$err"
@@ -183,6 +207,8 @@ fi
 serve "args replace CMD (-p 4222)" -- -p 4222
 serve "--user 1000:1000 (nats)" --user 1000:1000 -- -p 4222
 serve "--user 65534:65534 (nobody)" --user 65534:65534 -- -p 4222
+# Ctrl-C on `docker run -it` reaches PID 1 as SIGINT.
+STOP_SIGNAL=INT serve "Ctrl-C" -- -p 4222
 
 # 5. Memlock: Docker's default limit may be too low for io_uring's registered
 # buffers; --ulimit memlock=-1 is the cure, and the error must say so.
