@@ -45,11 +45,12 @@ die() {
     exit 1
 }
 
-# Maps a user's architecture name to: <rust triple> <docker arch> <gcc prefix> <qemu name>.
+# Maps a user's architecture name to: <rust triple> <docker arch> <gcc prefix>
+# <uname -m> <Debian/Ubuntu packages of the cross compiler and glibc, joined by +>.
 arch_info() {
     case "$1" in
-    x86_64 | amd64) echo "x86_64-unknown-linux-gnu amd64 x86_64-linux-gnu x86_64" ;;
-    aarch64 | arm64) echo "aarch64-unknown-linux-gnu arm64 aarch64-linux-gnu aarch64" ;;
+    x86_64 | amd64) echo "x86_64-unknown-linux-gnu amd64 x86_64-linux-gnu x86_64 gcc-x86-64-linux-gnu+libc6-dev-amd64-cross" ;;
+    aarch64 | arm64) echo "aarch64-unknown-linux-gnu arm64 aarch64-linux-gnu aarch64 gcc-aarch64-linux-gnu+libc6-dev-arm64-cross" ;;
     *) die "unknown architecture '$1' (use x86_64/amd64 or aarch64/arm64)" ;;
     esac
 }
@@ -80,7 +81,7 @@ ensure_rust_target() {
 # Prints the C compiler (and so the linker) for a target: the plain one for the
 # host's own architecture, the Debian/Ubuntu cross compiler otherwise.
 c_compiler() {
-    local gcc_prefix=$1 qemu_name=$2
+    local gcc_prefix=$1 qemu_name=$2 packages=$3
     if [ "$qemu_name" = "$host_arch" ]; then
         echo "${CC:-cc}"
         return 0
@@ -88,19 +89,18 @@ c_compiler() {
     local cross="$gcc_prefix-gcc"
     command -v "$cross" >/dev/null 2>&1 ||
         die "no cross compiler $cross for a $host_arch host.
-  On Debian/Ubuntu: apt-get update && apt-get install gcc-${gcc_prefix%%-*}-linux-gnu libc6-dev-${gcc_prefix%%-*}-cross
-  (for aarch64 the packages are gcc-aarch64-linux-gnu libc6-dev-arm64-cross)"
+  On Debian/Ubuntu: apt-get update && apt-get install ${packages//+/ }"
     echo "$cross"
 }
 
 build_one() {
-    local info triple docker_arch gcc_prefix qemu_name
+    local info triple docker_arch gcc_prefix qemu_name packages
     info=$(arch_info "$1")
-    read -r triple docker_arch gcc_prefix qemu_name <<<"$info"
+    read -r triple docker_arch gcc_prefix qemu_name packages <<<"$info"
 
     ensure_rust_target "$triple"
     local cc ar
-    cc=$(c_compiler "$gcc_prefix" "$qemu_name")
+    cc=$(c_compiler "$gcc_prefix" "$qemu_name" "$packages")
     case "$cc" in
     *-gcc) ar="${cc%-gcc}-ar" ;;
     *) ar="${AR:-ar}" ;;
