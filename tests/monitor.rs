@@ -366,3 +366,24 @@ fn connz_closed_connections_are_kept_with_reason() {
     assert_eq!(get(op, "/connz").json()["total"], 0);
     assert_eq!(get(op, "/connz?state=any").json()["total"], 1);
 }
+
+#[test]
+fn healthz_parameters_like_nats_server() {
+    let Some((_g, gp, _o, op)) = both() else {
+        return;
+    };
+    for q in [
+        "stream=x",
+        "consumer=c",
+        "consumer=c&stream=s&account=a",
+        "account=a",
+        "details=true",
+        "js-server-only=true",
+        "js-enabled-only=x",
+    ] {
+        let path = format!("/healthz?{q}");
+        let (gr, or) = (get(gp, &path), get(op, &path));
+        assert_eq!(or.status, gr.status, "{path}");
+        assert_eq!(or.body.trim(), gr.body.trim(), "{path}");
+    }
+}

@@ -271,10 +271,7 @@ impl Monitor {
                     "account_statz": [],
                 })),
                 "/jsz" => Ok(self.jsz()),
-                "/healthz" => {
-                    // No JetStream: every check a client can ask for passes once we listen.
-                    return json_response(&json!({"status": "ok"}), false, callback);
-                }
+                "/healthz" => return self.healthz(&q, callback),
                 "/stacksz" => return text_response(
                     StatusCode::OK,
                     "nats-tpc has no goroutines: one thread per shard plus the control shard.\n",
@@ -291,6 +288,38 @@ impl Monitor {
         match result {
             Ok(v) => json_response(&v, true, callback),
             Err(e) => text_response(StatusCode::BAD_REQUEST, &e),
+        }
+    }
+
+    /// `/healthz`. Without JetStream every check passes once the listeners are up (they
+    /// are before the monitor starts); bad parameters get nats-server's 400s.
+    fn healthz(&self, q: &[(String, String)], callback: Option<&str>) -> Resp {
+        for k in [
+            "js-enabled-only",
+            "js-server-only",
+            "js-meta-only",
+            "js-enabled",
+            "details",
+        ] {
+            if let Err(e) = parse_bool(q, k) {
+                return text_response(StatusCode::BAD_REQUEST, &e);
+            }
+        }
+        let given = |k| param(q, k).is_some_and(|v| !v.is_empty());
+        let bad = if given("stream") && !given("account") {
+            Some("\"account\" must not be empty when checking stream health")
+        } else if given("consumer") && !given("stream") {
+            Some("\"stream\" must not be empty when checking consumer health")
+        } else {
+            None
+        };
+        match bad {
+            Some(e) => {
+                let mut r = json_response(&json!({"status": "error", "error": e}), false, callback);
+                *r.status_mut() = StatusCode::BAD_REQUEST;
+                r
+            }
+            None => json_response(&json!({"status": "ok"}), false, callback),
         }
     }
 
