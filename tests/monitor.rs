@@ -387,3 +387,26 @@ fn healthz_parameters_like_nats_server() {
         assert_eq!(or.body.trim(), gr.body.trim(), "{path}");
     }
 }
+
+#[test]
+fn connz_account_user_and_auth_filters_like_nats_server() {
+    let Some((g, gp, o, op)) = both() else { return };
+    let _keep_g = traffic(&g);
+    let _keep_o = traffic(&o);
+    for q in [
+        "/connz?auth=true",
+        "/connz?acc=$G",
+        "/connz?acc=foo",
+        "/connz?user=bob",
+    ] {
+        let (gc, oc) = (get(gp, q).json(), get(op, q).json());
+        assert_eq!(oc["total"], gc["total"], "{q}");
+        assert_eq!(kind(&oc["connections"]), kind(&gc["connections"]), "{q}");
+        if let (Some(ga), Some(oa)) = (gc["connections"].as_array(), oc["connections"].as_array()) {
+            if let (Some(g0), Some(o0)) = (ga.first(), oa.first()) {
+                same_shape(q, g0, o0, &[]);
+                assert_eq!(o0["name_tag"], g0["name_tag"], "{q}");
+            }
+        }
+    }
+}

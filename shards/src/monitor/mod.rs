@@ -602,7 +602,11 @@ impl Monitor {
         let sort = param(q, "sort").unwrap_or("");
         let subs_detail = param(q, "subs") == Some("detail");
         let subs = subs_detail || parse_bool(q, "subs")?;
-        parse_bool(q, "auth")?;
+        let auth = parse_bool(q, "auth")?;
+        // Every client is in the global account and none has an authorized user until
+        // authentication exists: filters for another account or any user match nothing.
+        let acc = param(q, "acc").filter(|a| !a.is_empty());
+        let user = param(q, "user").filter(|u| !u.is_empty());
         let offset = parse_int(q, "offset", 0)?.max(0) as usize;
         let limit = parse_int(q, "limit", 1024)?;
         let limit = if limit <= 0 { 1024 } else { limit as usize };
@@ -648,6 +652,17 @@ impl Monitor {
         if cid > 0 {
             conns.retain(|c| c.cid == cid as u64);
         }
+        if acc.is_some_and(|a| a != "$G") {
+            return Ok(json!({
+                "server_id": self.shared.server_id,
+                "now": rfc3339_nano(SystemTime::now()),
+                "num_connections": 0,
+                "total": 0,
+                "offset": offset,
+                "limit": limit,
+                "connections": null,
+            }));
+        }
         let now = SystemTime::now();
         let since = |t: SystemTime| now.duration_since(t).unwrap_or_default();
         match sort {
@@ -667,6 +682,10 @@ impl Monitor {
             _ => conns.sort_by_key(|c| c.cid),
         }
         let total = conns.len();
+        // nats-server filters by user after counting, so `total` keeps every connection.
+        if user.is_some() {
+            conns.clear();
+        }
         let page: Vec<Value> = conns
             .iter()
             .skip(offset)
@@ -699,6 +718,9 @@ impl Monitor {
                 });
                 if let (Value::Object(a), Value::Object(b)) = (&mut v, rest) {
                     a.extend(b);
+                }
+                if auth {
+                    v["name_tag"] = json!("$G");
                 }
                 for (k, s) in [
                     ("name", &c.name),
