@@ -337,6 +337,7 @@ fn shardz_counts_per_shard_with_known_traffic() {
         assert_eq!(s["out_msgs"], 8, "shard {i}");
         assert_eq!(s["cross_shard_out_msgs"], n, "shard {i}");
         assert_eq!(s["cross_shard_in_msgs"], 8 - n, "shard {i}");
+        assert!(s["busy_ns"].as_u64().unwrap() > 0, "shard {i} busy time");
     }
     let v = get(port, "/varz").json();
     assert_eq!(v["in_msgs"], 8);

@@ -27,6 +27,8 @@ pub struct ShardStats {
     pub cross_in_msgs: AtomicU64,
     /// Items waiting in this shard's outboxes at the last publish.
     pub outbox_depth: AtomicU64,
+    /// Nanoseconds spent processing client reads and other shards' batches.
+    pub busy_ns: AtomicU64,
 }
 
 /// The shard-local running totals.
@@ -42,6 +44,7 @@ pub struct LocalStats {
     pub stale_connections: Cell<u64>,
     pub cross_out_msgs: Cell<u64>,
     pub cross_in_msgs: Cell<u64>,
+    pub busy_ns: Cell<u64>,
 }
 
 /// Adds `n` to a counter cell.
@@ -65,6 +68,7 @@ impl LocalStats {
             .store(self.stale_connections.get(), Relaxed);
         to.cross_out_msgs.store(self.cross_out_msgs.get(), Relaxed);
         to.cross_in_msgs.store(self.cross_in_msgs.get(), Relaxed);
+        to.busy_ns.store(self.busy_ns.get(), Relaxed);
         to.subscriptions.store(subscriptions, Relaxed);
         to.outbox_depth.store(outbox_depth, Relaxed);
     }

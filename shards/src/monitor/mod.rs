@@ -485,6 +485,7 @@ impl Monitor {
                 "out_bytes" => s.out_bytes.load(Relaxed),
                 "cross_shard_out_msgs" => s.cross_out_msgs.load(Relaxed),
                 "cross_shard_in_msgs" => s.cross_in_msgs.load(Relaxed),
+                "busy_seconds" => s.busy_ns.load(Relaxed) / 1_000_000_000,
                 _ => s.outbox_depth.load(Relaxed),
             }
         };
@@ -518,6 +519,7 @@ impl Monitor {
                 "Messages received from other shards",
             ),
             ("outbox_depth", "gauge", "Items queued for other shards"),
+            ("busy_seconds", "counter", "Whole seconds spent processing"),
         ] {
             let _ = writeln!(out, "# HELP nats_tpc_shard_{name} {help}");
             let _ = writeln!(out, "# TYPE nats_tpc_shard_{name} {kind}");
@@ -586,6 +588,7 @@ impl Monitor {
                     "cross_shard_out_msgs": s.cross_out_msgs.load(Relaxed),
                     "cross_shard_in_msgs": s.cross_in_msgs.load(Relaxed),
                     "outbox_depth": s.outbox_depth.load(Relaxed),
+                    "busy_ns": s.busy_ns.load(Relaxed),
                     "slow_consumers": s.slow_consumers.load(Relaxed),
                 })
             })

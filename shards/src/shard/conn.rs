@@ -419,6 +419,7 @@ async fn reader(shard: &Rc<Shard>, conn: &Rc<Conn>, stream: &Stream) {
             }
         };
         end += n;
+        let busy_since = Instant::now();
         let mut active = false;
         let headers = conn.st.borrow().headers;
         let lim = Limits {
@@ -463,6 +464,7 @@ async fn reader(shard: &Rc<Shard>, conn: &Rc<Conn>, stream: &Stream) {
             }
         }
         shard.flush_staged();
+        crate::stats::add(&shard.local.busy_ns, busy_since.elapsed().as_nanos() as u64);
         if active {
             let mut st = conn.st.borrow_mut();
             st.last_in = Instant::now();

@@ -654,7 +654,9 @@ impl Shard {
     /// Applies batches from shard `from`, forever.
     pub async fn receive(self: Rc<Self>, from: usize, rx: ConnectedReceiver<Batch>) {
         while let Some(batch) = rx.recv().await {
+            let t = std::time::Instant::now();
             self.apply_batch(from, batch);
+            stats::add(&self.local.busy_ns, t.elapsed().as_nanos() as u64);
             self.publish_stats();
         }
     }
