@@ -60,13 +60,13 @@ const FLAGS: &[Flag] = &[
     f(&["l", "log"], "log", Value, Yes),
     f(&["h", "help"], "help", Bool, Yes),
     f(&["v", "version"], "version", Bool, Yes),
-    f(&["P", "pid"], "pid", Value, NotYet),
+    f(&["P", "pid"], "pid", Value, Yes),
     f(&["m", "http_port"], "http_port", Value, Yes),
     f(&["ms", "https_port"], "https_port", Value, NotYet),
-    f(&["t"], "test_config", Bool, NotYet),
-    f(&["sl", "signal"], "signal", Value, NotYet),
+    f(&["t"], "test_config", Bool, Yes),
+    f(&["sl", "signal"], "signal", Value, Yes),
     f(&["client_advertise"], "client_advertise", Value, NotYet),
-    f(&["ports_file_dir"], "ports_file_dir", Value, NotYet),
+    f(&["ports_file_dir"], "ports_file_dir", Value, Yes),
     f(&["s", "syslog"], "syslog", Bool, NotYet),
     f(&["r", "remote_syslog"], "remote_syslog", Value, NotYet),
     f(&["log_size_limit"], "log_size_limit", Value, NotYet),
@@ -100,8 +100,13 @@ Server Options:
     -p, --port <port>                Use port for clients (default: 4222)
     -n, --name
         --server_name <server_name>  Server name (default: auto)
+    -P, --pid <file>                 File to store PID
     -m, --http_port <port>           Use port for http monitoring
     -c, --config <file>              Configuration file
+    -t                               Test configuration and exit
+    -sl,--signal <signal>[=<pid>]    Send signal to nats-server process (ldm, stop, quit, term, reopen, reload)
+                                     <pid> can be either a PID (e.g. 1) or the path to a PID file (e.g. /var/run/nats-server.pid)
+        --ports_file_dir <dir>       Creates a ports file in the specified directory (<executable_name>_<pid>.ports).
         --shards <n>                 Number of shards, one pinned core each (default: one per usable CPU)
 
 Logging Options:

@@ -4,6 +4,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::sync::Mutex;
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
@@ -12,7 +13,20 @@ struct Logger {
     pid: u32,
     time: bool,
     utc: bool,
+    /// The `-l` file, reopened on SIGUSR1.
+    path: Option<String>,
     out: Mutex<Option<File>>,
+}
+
+/// nats-server creates log files with `defaultLogPerms`.
+const LOG_FILE_MODE: u32 = 0o640;
+
+fn open_log(path: &str) -> std::io::Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(LOG_FILE_MODE)
+        .open(path)
 }
 
 fn timestamp(utc: bool) -> String {
@@ -98,13 +112,14 @@ pub struct LogOptions {
 /// Installs the logger. Fails only when the log file cannot be opened.
 pub fn init(o: &LogOptions) -> std::io::Result<()> {
     let file = match &o.file {
-        Some(path) => Some(OpenOptions::new().create(true).append(true).open(path)?),
+        Some(path) => Some(open_log(path)?),
         None => None,
     };
     let logger = LOGGER.get_or_init(|| Logger {
         pid: std::process::id(),
         time: o.logtime,
         utc: o.utc,
+        path: o.file.clone(),
         out: Mutex::new(file),
     });
     let _ = log::set_logger(logger);
@@ -123,5 +138,42 @@ pub fn fatal(msg: &str) {
     match LOGGER.get() {
         Some(l) => l.write("[FTL]", &format_args!("{msg}")),
         None => eprintln!("nats-server: {msg}"),
+    }
+}
+
+/// SIGUSR1: reopens the log file by name, so that after a rotation (`mv log log.1`) new lines
+/// go to a new file, with nats-server's lines (log.go `ReOpenLogFile`).
+pub fn reopen() {
+    let Some(l) = LOGGER.get() else { return };
+    let Some(path) = &l.path else {
+        log::info!("File log re-open ignored, not a file logger");
+        return;
+    };
+    match open_log(path) {
+        Ok(f) => {
+            *l.out.lock().unwrap_or_else(|e| e.into_inner()) = Some(f);
+            log::info!("File log re-opened");
+        }
+        Err(e) => {
+            // nats-server's NewFileLogger calls log.Fatalf: Go's standard logger line on
+            // stderr, exit 1.
+            let ts = timestamp(false);
+            let err = e.to_string();
+            let err = err.split(" (os error").next().unwrap_or(&err).to_string();
+            eprintln!(
+                "{} error opening file: open {path}: {}",
+                &ts[..19],
+                lower_first(&err)
+            );
+            std::process::exit(1);
+        }
+    }
+}
+
+fn lower_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => String::new(),
     }
 }

@@ -7,10 +7,14 @@
 //! - `signals.rs`: SIGINT/SIGTERM/... on the main thread.
 //! - `config/`: the config file grammar and keys.
 //! - `wiring.rs`: config file + flags -> engine options.
+//! - `process.rs`: `-t`, `-sl`, the pid file and the ports file.
+//! - `digest.rs`: the config digest nats-server prints (`sha256:...`).
 
 mod cli;
 mod config;
+mod digest;
 mod logging;
+mod process;
 mod signals;
 mod wiring;
 
@@ -38,11 +42,15 @@ fn main() {
             exit(1);
         }
     };
+    if let Some(code) = process::run_and_exit(&m) {
+        exit(code);
+    }
     let wiring::Resolved {
         opts,
         log: log_opts,
         warnings,
         config_file,
+        process: proc_opts,
     } = match wiring::resolve(&m) {
         Ok(r) => r,
         Err(errors) => {
@@ -83,7 +91,16 @@ fn main() {
     info!("  Name:     {}", running.server_name);
     info!("  ID:       {}", running.server_id);
     if let Some(f) = &config_file {
-        info!("Using configuration file: {f}");
+        info!(
+            "Using configuration file: {f} {}",
+            process::digest_suffix(f)
+        );
+    }
+    if let Some(p) = proc_opts.pid_file.as_deref().filter(|p| !p.is_empty()) {
+        if let Err(e) = process::write_pid_file(p) {
+            logging::fatal(&format!("Could not write pidfile: {e}"));
+            exit(1);
+        }
     }
     if let Some(m) = running.monitor_addr {
         info!("Starting http monitor on {}", host_port_str(&m));
@@ -97,9 +114,14 @@ fn main() {
         }
     );
     info!("Server is ready");
+    let ports_file =
+        process::PortsFile::write(&proc_opts, running.client_addr, running.monitor_addr);
     log::debug!("Running {} shards", running.shards);
     let code = signals::wait();
     info!("Initiating Shutdown...");
+    if let Some(p) = ports_file {
+        p.remove();
+    }
     info!("Server Exiting..");
     exit(code);
 }

@@ -60,7 +60,10 @@ pub fn wait() -> i32 {
                 return 2;
             }
             libc::SIGHUP => info!("Trapped \"hangup\" signal"),
-            libc::SIGUSR1 => info!("Trapped \"user defined signal 1\" signal"),
+            libc::SIGUSR1 => {
+                info!("Trapped \"user defined signal 1\" signal");
+                crate::logging::reopen();
+            }
             libc::SIGUSR2 => info!("Trapped \"user defined signal 2\" signal"),
             _ => {}
         }

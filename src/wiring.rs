@@ -6,6 +6,7 @@ use shards::options::Options;
 
 use crate::config::ConfigOptions;
 use crate::logging::LogOptions;
+use crate::process::ProcessOptions;
 
 fn flag_bool(m: &ArgMatches, id: &str) -> Option<bool> {
     m.get_one::<bool>(id).copied()
@@ -30,12 +31,6 @@ fn refuse_unsupported(c: &ConfigOptions) -> Result<(), String> {
     }
     if c.cluster.is_some() {
         missing.push("cluster");
-    }
-    if c.pid_file.is_some() {
-        missing.push("pid_file");
-    }
-    if c.ports_file_dir.is_some() {
-        missing.push("ports_file_dir");
     }
     if c.syslog == Some(true) || c.remote_syslog.is_some() {
         missing.push("syslog");
@@ -134,6 +129,8 @@ pub struct Resolved {
     pub log: LogOptions,
     pub warnings: Vec<String>,
     pub config_file: Option<String>,
+    /// Pid file and ports file directory.
+    pub process: ProcessOptions,
 }
 
 /// Builds the options from the config file (if any) and the flags.
@@ -147,11 +144,14 @@ pub fn resolve(m: &ArgMatches) -> Result<Resolved, Vec<String>> {
         file: None,
     };
     let mut warnings = Vec::new();
+    let mut po = ProcessOptions::default();
     let config_file = flag_str(m, "config").cloned();
     if let Some(path) = &config_file {
         let (c, w) = crate::config::load(std::path::Path::new(path))?;
         warnings = w;
         apply_config(&mut o, &mut lo, &c).map_err(|e| vec![e])?;
+        po.pid_file = c.pid_file.clone();
+        po.ports_file_dir = c.ports_file_dir.clone();
     }
     let one = |e: String| vec![e];
     if let Some(a) = flag_str(m, "addr") {
@@ -203,6 +203,12 @@ pub fn resolve(m: &ArgMatches) -> Result<Resolved, Vec<String>> {
     if let Some(f) = flag_str(m, "log") {
         lo.file = Some(f.clone());
     }
+    if let Some(p) = flag_str(m, "pid") {
+        po.pid_file = Some(p.clone());
+    }
+    if let Some(d) = flag_str(m, "ports_file_dir") {
+        po.ports_file_dir = Some(d.clone());
+    }
     o.debug = lo.debug;
     o.trace = lo.trace;
     Ok(Resolved {
@@ -210,5 +216,6 @@ pub fn resolve(m: &ArgMatches) -> Result<Resolved, Vec<String>> {
         log: lo,
         warnings,
         config_file,
+        process: po,
     })
 }
