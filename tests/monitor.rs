@@ -253,6 +253,8 @@ fn subsz_counts_and_test_filter() {
     assert_eq!(list.len(), 1);
     assert_eq!(list[0]["subject"], "mon.>");
     assert_eq!(get(op, "/subsz?test=a.*").status, 400);
+    assert_eq!(get(op, "/subsz?acc=foo").json()["num_subscriptions"], 0);
+    assert_eq!(get(op, "/subsz?acc=$G").json()["num_subscriptions"], 2);
 }
 
 #[test]

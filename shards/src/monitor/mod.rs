@@ -770,13 +770,18 @@ impl Monitor {
                 ));
             }
         }
-        let mut sum = SubszPart::default();
-        for r in self
-            .ask(ControlReq::Subsz {
+        // Every subscription is in the global account until accounts exist.
+        let other_acc = param(q, "acc").is_some_and(|a| !a.is_empty() && a != "$G");
+        let answers = if other_acc {
+            Vec::new()
+        } else {
+            self.ask(ControlReq::Subsz {
                 list: list || test.is_some(),
             })
             .await
-        {
+        };
+        let mut sum = SubszPart::default();
+        for r in answers {
             if let ControlResp::Subsz(p) = r {
                 sum.num_subscriptions += p.num_subscriptions;
                 sum.num_cache += p.num_cache;
