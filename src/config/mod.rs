@@ -22,7 +22,7 @@
 pub mod apply;
 pub mod auth;
 pub mod cluster;
-mod gofmt;
+pub(crate) mod gofmt;
 mod lexer;
 pub mod parser;
 pub mod tls;
