@@ -147,7 +147,11 @@ pub fn resolve(m: &ArgMatches) -> Result<Resolved, Vec<String>> {
     let mut po = ProcessOptions::default();
     let config_file = flag_str(m, "config").cloned();
     if let Some(path) = &config_file {
-        let (c, w) = crate::config::load(std::path::Path::new(path))?;
+        let (c, w) = crate::config::load(std::path::Path::new(path)).map_err(|mut e| {
+            // nats-server's config error text ends with a newline of its own: a blank line.
+            e.push(String::new());
+            e
+        })?;
         warnings = w;
         apply_config(&mut o, &mut lo, &c).map_err(|e| vec![e])?;
         po.pid_file = c.pid_file.clone();

@@ -61,3 +61,21 @@ fn go_style_long_flags_with_single_dash_and_equals() {
     let server = Server::start_binary(&server_bin(), &["-addr=127.0.0.1", "-port", "-1"]);
     assert!(server.port() > 0);
 }
+
+#[test]
+fn config_errors_are_printed_like_nats_server() {
+    let dir = std::env::temp_dir().join(format!("nats-tpc-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("bad.conf");
+    std::fs::write(&conf, "port: 4222\nfoo: 1\n").unwrap();
+    let (code, out, err) = run(&["-c", conf.to_str().unwrap()]);
+    assert_eq!(code, Some(1));
+    assert_eq!(out, "");
+    assert_eq!(
+        err,
+        format!(
+            "nats-server: {}:2:1: unknown field \"foo\"\n\n",
+            conf.display()
+        )
+    );
+}
