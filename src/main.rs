@@ -20,7 +20,7 @@ mod wiring;
 
 use std::process::exit;
 
-use log::{info, warn};
+use log::info;
 
 fn host_port_str(a: &std::net::SocketAddr) -> String {
     match a {
@@ -59,6 +59,10 @@ fn main() {
             exit(1);
         }
     };
+    // nats-server prints config warnings raw to stderr, before its first log line.
+    for w in &warnings {
+        eprintln!("{w}");
+    }
     if let Err(e) = logging::init(&log_opts) {
         eprintln!("nats-server: unable to open log file: {e}");
         exit(1);
@@ -77,9 +81,6 @@ fn main() {
     info!("Starting nats-server");
     info!("  Version:  {}", shards::defaults::VERSION);
     info!("  Git:      [not set]");
-    for w in &warnings {
-        warn!("{w}");
-    }
     let host = opts.host.clone();
     let running = match shards::server::start(opts) {
         Ok(r) => r,

@@ -79,3 +79,21 @@ fn config_errors_are_printed_like_nats_server() {
         )
     );
 }
+
+#[test]
+fn config_warnings_come_before_the_first_log_line() {
+    let dir = std::env::temp_dir().join(format!("nats-tpc-warn-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("warn.conf");
+    std::fs::write(&conf, "ping_interval: 60\n").unwrap();
+    let server = Server::start_binary(&server_bin(), &["-c", conf.to_str().unwrap()]);
+    let logs = server.logs();
+    assert_eq!(
+        logs[0],
+        format!(
+            "{}:1:0: invalid use of field \"ping_interval\": ping_interval should be converted to a duration",
+            conf.display()
+        )
+    );
+    assert!(logs[1].contains("[INF] Starting nats-server"), "{logs:?}");
+}
