@@ -463,6 +463,12 @@ impl Monitor {
             ("in_bytes", "counter", "Payload bytes received from clients"),
             ("out_bytes", "counter", "Payload bytes sent to clients"),
             ("mem", "gauge", "Resident memory in bytes"),
+            // Like /varz, a scrape measures CPU use since the previous /varz or /metrics.
+            (
+                "cpu",
+                "gauge",
+                "Process CPU use in percent since the previous request",
+            ),
             ("cores", "gauge", "CPUs the process may use"),
             ("max_payload", "gauge", "max_payload setting"),
             ("max_connections", "gauge", "max_connections setting"),
