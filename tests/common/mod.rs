@@ -690,11 +690,10 @@ pub fn msg_frame(subject: &str, sid: &str, payload: &[u8]) -> Vec<u8> {
     v
 }
 
-/// `HPUB subject [reply] h t\r\nheaders payload\r\n` with the sizes computed.
-pub fn hpub_frame(subject: &str, reply: Option<&str>, headers: &[u8], payload: &[u8]) -> Vec<u8> {
-    let reply = reply.map(|r| format!(" {r}")).unwrap_or_default();
+/// `<head> h t\r\nheaders payload\r\n`, the framing HPUB and HMSG share.
+fn header_frame(head: String, headers: &[u8], payload: &[u8]) -> Vec<u8> {
     let mut v = format!(
-        "HPUB {subject}{reply} {} {}\r\n",
+        "{head} {} {}\r\n",
         headers.len(),
         headers.len() + payload.len()
     )
@@ -703,6 +702,12 @@ pub fn hpub_frame(subject: &str, reply: Option<&str>, headers: &[u8], payload: &
     v.extend_from_slice(payload);
     v.extend_from_slice(b"\r\n");
     v
+}
+
+/// `HPUB subject [reply] h t\r\nheaders payload\r\n` with the sizes computed.
+pub fn hpub_frame(subject: &str, reply: Option<&str>, headers: &[u8], payload: &[u8]) -> Vec<u8> {
+    let reply = reply.map(|r| format!(" {r}")).unwrap_or_default();
+    header_frame(format!("HPUB {subject}{reply}"), headers, payload)
 }
 
 /// `HMSG subject sid [reply] h t\r\nheaders payload\r\n` with the sizes computed.
@@ -714,14 +719,5 @@ pub fn hmsg_frame(
     payload: &[u8],
 ) -> Vec<u8> {
     let reply = reply.map(|r| format!(" {r}")).unwrap_or_default();
-    let mut v = format!(
-        "HMSG {subject} {sid}{reply} {} {}\r\n",
-        headers.len(),
-        headers.len() + payload.len()
-    )
-    .into_bytes();
-    v.extend_from_slice(headers);
-    v.extend_from_slice(payload);
-    v.extend_from_slice(b"\r\n");
-    v
+    header_frame(format!("HMSG {subject} {sid}{reply}"), headers, payload)
 }
