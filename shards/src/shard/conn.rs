@@ -657,7 +657,9 @@ fn first_ping_delay(shard: &Shard) -> Duration {
 
 fn handle_pub(shard: &Rc<Shard>, conn: &Rc<Conn>, pa: &PubArgs, has_hdr: bool) {
     let (pedantic, verbose, echo, no_responders) = {
-        let st = conn.st.borrow();
+        let mut st = conn.st.borrow_mut();
+        st.in_msgs += 1;
+        st.in_bytes += pa.payload.len() as u64;
         (
             st.opts.pedantic,
             st.opts.verbose,
@@ -665,11 +667,6 @@ fn handle_pub(shard: &Rc<Shard>, conn: &Rc<Conn>, pa: &PubArgs, has_hdr: bool) {
             st.opts.no_responders,
         )
     };
-    {
-        let mut st = conn.st.borrow_mut();
-        st.in_msgs += 1;
-        st.in_bytes += pa.payload.len() as u64;
-    }
     crate::stats::add(&shard.local.in_msgs, 1);
     crate::stats::add(&shard.local.in_bytes, pa.payload.len() as u64);
     if pedantic && !subject::is_valid_literal_subject(pa.subject) {
