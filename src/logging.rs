@@ -11,11 +11,16 @@ use log::{Level, LevelFilter, Log, Metadata, Record};
 
 struct Logger {
     pid: u32,
+    /// Everything a reload (SIGHUP) may change.
+    inner: Mutex<Inner>,
+}
+
+struct Inner {
     time: bool,
     utc: bool,
     /// The `-l` file, reopened on SIGUSR1.
     path: Option<String>,
-    out: Mutex<Option<File>>,
+    out: Option<File>,
 }
 
 /// nats-server creates log files with `defaultLogPerms`.
@@ -57,15 +62,19 @@ fn timestamp(utc: bool) -> String {
 }
 
 impl Logger {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn write(&self, tag: &str, msg: &std::fmt::Arguments) {
-        let ts = if self.time {
-            timestamp(self.utc)
+        let mut inner = self.lock();
+        let ts = if inner.time {
+            timestamp(inner.utc)
         } else {
             String::new()
         };
         let line = format!("[{}] {}{} {}\n", self.pid, ts, tag, msg);
-        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
-        match out.as_mut() {
+        match inner.out.as_mut() {
             Some(f) => {
                 let _ = f.write_all(line.as_bytes());
             }
@@ -101,6 +110,7 @@ impl Log for Logger {
 static LOGGER: std::sync::OnceLock<Logger> = std::sync::OnceLock::new();
 
 /// Logging settings from flags and config.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogOptions {
     pub debug: bool,
     pub trace: bool,
@@ -117,12 +127,19 @@ pub fn init(o: &LogOptions) -> std::io::Result<()> {
     };
     let logger = LOGGER.get_or_init(|| Logger {
         pid: std::process::id(),
-        time: o.logtime,
-        utc: o.utc,
-        path: o.file.clone(),
-        out: Mutex::new(file),
+        inner: Mutex::new(Inner {
+            time: o.logtime,
+            utc: o.utc,
+            path: o.file.clone(),
+            out: file,
+        }),
     });
     let _ = log::set_logger(logger);
+    set_level(o);
+    Ok(())
+}
+
+fn set_level(o: &LogOptions) {
     log::set_max_level(if o.trace {
         LevelFilter::Trace
     } else if o.debug {
@@ -130,6 +147,26 @@ pub fn init(o: &LogOptions) -> std::io::Result<()> {
     } else {
         LevelFilter::Info
     });
+}
+
+/// A reload: applies new logging settings to the installed logger (a new log file is
+/// opened before the old one is let go, so a failure leaves logging as it was).
+pub fn reconfigure(o: &LogOptions) -> std::io::Result<()> {
+    let Some(l) = LOGGER.get() else {
+        return init(o);
+    };
+    let file = match &o.file {
+        Some(path) => Some(open_log(path)?),
+        None => None,
+    };
+    {
+        let mut inner = l.lock();
+        inner.time = o.logtime;
+        inner.utc = o.utc;
+        inner.path = o.file.clone();
+        inner.out = file;
+    }
+    set_level(o);
     Ok(())
 }
 
@@ -145,13 +182,13 @@ pub fn fatal(msg: &str) {
 /// go to a new file, with nats-server's lines (log.go `ReOpenLogFile`).
 pub fn reopen() {
     let Some(l) = LOGGER.get() else { return };
-    let Some(path) = &l.path else {
+    let Some(path) = l.lock().path.clone() else {
         log::info!("File log re-open ignored, not a file logger");
         return;
     };
-    match open_log(path) {
+    match open_log(&path) {
         Ok(f) => {
-            *l.out.lock().unwrap_or_else(|e| e.into_inner()) = Some(f);
+            l.lock().out = Some(f);
             log::info!("File log re-opened");
         }
         Err(e) => {

@@ -15,10 +15,13 @@ mod config;
 mod digest;
 mod logging;
 mod process;
+mod reload;
 mod signals;
 mod wiring;
 
 use std::process::exit;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use log::info;
 
@@ -45,13 +48,7 @@ fn main() {
     if let Some(code) = process::run_and_exit(&m) {
         exit(code);
     }
-    let wiring::Resolved {
-        opts,
-        log: log_opts,
-        warnings,
-        config_file,
-        process: proc_opts,
-    } = match wiring::resolve(&m) {
+    let resolved = match wiring::resolve(&m) {
         Ok(r) => r,
         Err(errors) => {
             // nats-server prefixes only the first line (warnings first, then errors).
@@ -60,10 +57,10 @@ fn main() {
         }
     };
     // nats-server prints config warnings raw to stderr, before its first log line.
-    for w in &warnings {
+    for w in &resolved.warnings {
         eprintln!("{w}");
     }
-    if let Err(e) = logging::init(&log_opts) {
+    if let Err(e) = logging::init(&resolved.log) {
         eprintln!("nats-server: unable to open log file: {e}");
         exit(1);
     }
@@ -81,8 +78,8 @@ fn main() {
     info!("Starting nats-server");
     info!("  Version:  {}", shards::defaults::VERSION);
     info!("  Git:      [not set]");
-    let host = opts.host.clone();
-    let running = match shards::server::start(opts) {
+    let host = resolved.opts.host.clone();
+    let running = match shards::server::start(resolved.opts.clone()) {
         Ok(r) => r,
         Err(e) => {
             logging::fatal(&e.to_string());
@@ -91,13 +88,18 @@ fn main() {
     };
     info!("  Name:     {}", running.server_name);
     info!("  ID:       {}", running.server_id);
-    if let Some(f) = &config_file {
+    if let Some(f) = &resolved.config_file {
         info!(
             "Using configuration file: {f} {}",
             process::digest_suffix(f)
         );
     }
-    if let Some(p) = proc_opts.pid_file.as_deref().filter(|p| !p.is_empty()) {
+    if let Some(p) = resolved
+        .process
+        .pid_file
+        .as_deref()
+        .filter(|p| !p.is_empty())
+    {
         if let Err(e) = process::write_pid_file(p) {
             logging::fatal(&format!("Could not write pidfile: {e}"));
             exit(1);
@@ -116,13 +118,102 @@ fn main() {
     );
     info!("Server is ready");
     let ports_file =
-        process::PortsFile::write(&proc_opts, running.client_addr, running.monitor_addr);
+        process::PortsFile::write(&resolved.process, running.client_addr, running.monitor_addr);
+    *PORTS_FILE.lock().unwrap_or_else(|e| e.into_inner()) = ports_file;
     log::debug!("Running {} shards", running.shards);
-    let code = signals::wait();
+    serve_signals(&m, resolved, Arc::new(running));
+}
+
+/// The ports file, removed by whichever thread ends the process.
+static PORTS_FILE: Mutex<Option<process::PortsFile>> = Mutex::new(None);
+
+/// Ends the process as nats-server's `Shutdown` does, from any thread.
+fn shutdown(code: i32) -> ! {
     info!("Initiating Shutdown...");
-    if let Some(p) = ports_file {
+    if let Some(p) = PORTS_FILE.lock().unwrap_or_else(|e| e.into_inner()).take() {
         p.remove();
     }
     info!("Server Exiting..");
     exit(code);
+}
+
+/// The main thread's life after start-up: signals (spec §9).
+fn serve_signals(
+    m: &clap::ArgMatches,
+    mut current: wiring::Resolved,
+    running: Arc<shards::server::Running>,
+) -> ! {
+    let mut lame_duck = false;
+    loop {
+        match signals::next() {
+            signals::Signal::Interrupt => shutdown(0),
+            // In lame duck mode the server ends by itself; SIGTERM must not cut it short.
+            signals::Signal::Terminate if lame_duck => {}
+            signals::Signal::Terminate => shutdown(0),
+            // Go's runtime dumps goroutines and exits 2 on SIGQUIT.
+            signals::Signal::Quit => shutdown(2),
+            signals::Signal::User1 => logging::reopen(),
+            signals::Signal::Hangup => {
+                let Some(applied) = reload::reload(m, &mut current, &running) else {
+                    continue;
+                };
+                if applied.pid_file_changed {
+                    if let Some(p) = current
+                        .process
+                        .pid_file
+                        .as_deref()
+                        .filter(|p| !p.is_empty())
+                    {
+                        if let Err(e) = process::write_pid_file(p) {
+                            log::error!("Failed to reload server configuration: {e}");
+                        }
+                    }
+                }
+                if applied.ports_file_dir_changed {
+                    let mut pf = PORTS_FILE.lock().unwrap_or_else(|e| e.into_inner());
+                    if let Some(old) = pf.take() {
+                        old.remove();
+                    }
+                    *pf = process::PortsFile::write(
+                        &current.process,
+                        running.client_addr,
+                        running.monitor_addr,
+                    );
+                }
+            }
+            signals::Signal::User2 if lame_duck => {}
+            signals::Signal::User2 => {
+                lame_duck = true;
+                let running = running.clone();
+                let po = current.process.clone();
+                std::thread::spawn(move || lame_duck_mode(&running, &po));
+            }
+        }
+    }
+}
+
+/// Lame duck mode (spec AI-02, nats-server's `lameDuckMode`): stop accepting, tell the
+/// clients, wait the grace period, close the clients spread over the rest of
+/// `lame_duck_duration`, then exit 0.
+fn lame_duck_mode(running: &shards::server::Running, po: &process::ProcessOptions) -> ! {
+    info!("Entering lame duck mode, stop accepting new clients");
+    running.enter_lame_duck(Duration::from_secs(5));
+    if running.num_clients() == 0 {
+        shutdown(0);
+    }
+    let grace = po.lame_duck_grace_period;
+    let over = po
+        .lame_duck_duration
+        .checked_sub(grace)
+        .filter(|d| !d.is_zero())
+        .unwrap_or(Duration::from_secs(1));
+    std::thread::sleep(grace);
+    info!("Closing existing clients");
+    running.close_clients_over(over);
+    // Each shard closes its own clients; the last close ends lame duck mode.
+    let until = Instant::now() + over + Duration::from_secs(5);
+    while running.num_clients() > 0 && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    shutdown(0);
 }

@@ -24,10 +24,25 @@ const PORTS_FILE_MODE: u32 = 0o666;
 
 /// Where to write the pid and ports files (config `pid_file`/`ports_file_dir`, flags `-P`
 /// and `--ports_file_dir`). An empty string, as `-P ""` gives, means none.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct ProcessOptions {
     pub pid_file: Option<String>,
     pub ports_file_dir: Option<String>,
+    /// `lame_duck_duration`: how long lame duck mode takes to close every client.
+    pub lame_duck_duration: std::time::Duration,
+    /// `lame_duck_grace_period`: the wait before lame duck mode closes the first client.
+    pub lame_duck_grace_period: std::time::Duration,
+}
+
+impl Default for ProcessOptions {
+    fn default() -> Self {
+        ProcessOptions {
+            pid_file: None,
+            ports_file_dir: None,
+            lame_duck_duration: shards::defaults::DEFAULT_LAME_DUCK_DURATION,
+            lame_duck_grace_period: shards::defaults::DEFAULT_LAME_DUCK_GRACE_PERIOD,
+        }
+    }
 }
 
 /// Go's text for an OS error (`no such file or directory`): the C message with a lower-case

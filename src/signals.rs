@@ -36,8 +36,19 @@ pub fn block() {
     }
 }
 
-/// Waits for signals until one asks the process to exit; returns the exit code.
-pub fn wait() -> i32 {
+/// A signal the server acts on.
+pub enum Signal {
+    Interrupt,
+    Terminate,
+    Quit,
+    Hangup,
+    User1,
+    User2,
+}
+
+/// Waits for the next handled signal and logs it as nats-server does
+/// (`Trapped "<name>" signal`).
+pub fn next() -> Signal {
     let s = set();
     loop {
         let mut sig: libc::c_int = 0;
@@ -45,27 +56,16 @@ pub fn wait() -> i32 {
         if unsafe { libc::sigwait(&s, &mut sig) } != 0 {
             continue;
         }
-        match sig {
-            libc::SIGINT => {
-                info!("Trapped \"interrupt\" signal");
-                return 0;
-            }
-            libc::SIGTERM => {
-                info!("Trapped \"terminated\" signal");
-                return 0;
-            }
-            libc::SIGQUIT => {
-                // Go's runtime dumps goroutines and exits 2 on SIGQUIT.
-                info!("Trapped \"quit\" signal");
-                return 2;
-            }
-            libc::SIGHUP => info!("Trapped \"hangup\" signal"),
-            libc::SIGUSR1 => {
-                info!("Trapped \"user defined signal 1\" signal");
-                crate::logging::reopen();
-            }
-            libc::SIGUSR2 => info!("Trapped \"user defined signal 2\" signal"),
-            _ => {}
-        }
+        let (name, signal) = match sig {
+            libc::SIGINT => ("interrupt", Signal::Interrupt),
+            libc::SIGTERM => ("terminated", Signal::Terminate),
+            libc::SIGQUIT => ("quit", Signal::Quit),
+            libc::SIGHUP => ("hangup", Signal::Hangup),
+            libc::SIGUSR1 => ("user defined signal 1", Signal::User1),
+            libc::SIGUSR2 => ("user defined signal 2", Signal::User2),
+            _ => continue,
+        };
+        info!("Trapped \"{name}\" signal");
+        return signal;
     }
 }

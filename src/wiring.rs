@@ -124,6 +124,7 @@ fn apply_config(o: &mut Options, lo: &mut LogOptions, c: &ConfigOptions) -> Resu
 
 /// Everything `main` needs to start: engine options, logging options, the config file's
 /// warnings and path.
+#[derive(Clone)]
 pub struct Resolved {
     pub opts: Options,
     pub log: LogOptions,
@@ -156,6 +157,12 @@ pub fn resolve(m: &ArgMatches) -> Result<Resolved, Vec<String>> {
         apply_config(&mut o, &mut lo, &c).map_err(|e| vec![e])?;
         po.pid_file = c.pid_file.clone();
         po.ports_file_dir = c.ports_file_dir.clone();
+        if let Some(d) = c.lame_duck_duration {
+            po.lame_duck_duration = d;
+        }
+        if let Some(d) = c.lame_duck_grace_period {
+            po.lame_duck_grace_period = d;
+        }
     }
     let one = |e: String| vec![e];
     if let Some(a) = flag_str(m, "addr") {

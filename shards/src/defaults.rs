@@ -44,3 +44,11 @@ pub const GLOMMIO_IO_MEMORY: usize = 64 * 1024;
 pub const READ_BUFFER_SIZE: usize = 64 * 1024;
 /// Most client shards one server runs (a publish tracks destination shards in a `u128`).
 pub const MAX_SHARDS: usize = 128;
+
+/// `lame_duck_duration`: lame duck mode closes clients over this time (nats-server's
+/// `DEFAULT_LAME_DUCK_DURATION`).
+pub const DEFAULT_LAME_DUCK_DURATION: Duration = Duration::from_secs(120);
+
+/// `lame_duck_grace_period`: lame duck mode waits this long before closing the first
+/// client (`DEFAULT_LAME_DUCK_GRACE_PERIOD`).
+pub const DEFAULT_LAME_DUCK_GRACE_PERIOD: Duration = Duration::from_secs(10);

@@ -10,7 +10,7 @@ use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::{FromRawFd, IntoRawFd};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, AtomicUsize};
+use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
@@ -23,6 +23,7 @@ use crate::defaults::GLOMMIO_IO_MEMORY;
 use crate::monitor::{Monitor, ShardLink};
 use crate::options::Options;
 use crate::shard::control::{ControlReq, ControlResp};
+use crate::shard::housekeeping::Acceptor;
 use crate::shard::{conn, mesh, Shard, Shared};
 use crate::{nkey, uring};
 
@@ -49,6 +50,44 @@ pub struct Running {
     pub server_name: String,
     /// Where the HTTP monitor listens, when enabled.
     pub monitor_addr: Option<SocketAddr>,
+    shared: Arc<Shared>,
+}
+
+impl Running {
+    /// Puts new options in force (a reload). The caller checked that only reloadable
+    /// settings differ; shards take them within [`crate::shard::OPTS_POLL`].
+    pub fn reload(&self, opts: Options) {
+        self.shared.set_opts(opts);
+    }
+
+    /// The options in force.
+    pub fn opts(&self) -> Arc<Options> {
+        self.shared.opts()
+    }
+
+    /// Enters lame duck mode and returns once no shard accepts connections any more (or
+    /// after `wait`, should a shard be stuck).
+    pub fn enter_lame_duck(&self, wait: Duration) {
+        let ldm = &self.shared.ldm;
+        ldm.entered.store(true, Ordering::Release);
+        let until = std::time::Instant::now() + wait;
+        while ldm.listeners_closed.load(Ordering::Acquire) < self.shards
+            && std::time::Instant::now() < until
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Lame duck mode after the grace period: shards close their clients over `over`.
+    pub fn close_clients_over(&self, over: Duration) {
+        let ns = (over.as_nanos() as u64).max(1);
+        self.shared.ldm.close_over_ns.store(ns, Ordering::Release);
+    }
+
+    /// Open client connections over all shards.
+    pub fn num_clients(&self) -> usize {
+        self.shared.num_clients.load(Ordering::Acquire)
+    }
 }
 
 fn host_port(host: &str, port: u16) -> String {
@@ -179,17 +218,13 @@ pub fn start(opts: Options) -> Result<Running, StartError> {
         .server_name
         .clone()
         .unwrap_or_else(|| server_id.clone());
-    let shared = Arc::new(Shared {
+    let shared = Arc::new(Shared::new(
         opts,
-        server_id: server_id.clone(),
-        server_name: server_name.clone(),
-        port: client_addr.port(),
-        nshards: n,
-        next_cid: AtomicU64::new(1),
-        num_clients: AtomicUsize::new(0),
-        stats: (0..n).map(|_| Default::default()).collect(),
-        start: std::time::SystemTime::now(),
-    });
+        server_id.clone(),
+        server_name.clone(),
+        client_addr.port(),
+        n,
+    ));
 
     let mesh_ends = mesh::build(n);
     // One question/answer channel pair between the control shard and each shard.
@@ -231,13 +266,14 @@ pub fn start(opts: Options) -> Result<Running, StartError> {
         }
     }
     let monitor_addr = monitor.as_ref().map(|m| m.2);
-    start_control(shared, control_links, monitor)?;
+    start_control(shared.clone(), control_links, monitor)?;
     Ok(Running {
         client_addr,
         shards: n,
         server_id,
         server_name,
         monitor_addr,
+        shared,
     })
 }
 
@@ -309,18 +345,25 @@ async fn run_shard(
         })
         .detach();
     }
+    let fd = listener.into_raw_fd();
     // SAFETY: the fd comes from a socket we own and hand over whole.
-    let listener = unsafe { glommio::net::TcpListener::from_raw_fd(listener.into_raw_fd()) };
+    let listener = unsafe { glommio::net::TcpListener::from_raw_fd(fd) };
+    let task = {
+        let shard = shard.clone();
+        glommio::spawn_local(async move {
+            loop {
+                match listener.accept().await {
+                    Ok(stream) => {
+                        glommio::spawn_local(conn::serve(shard.clone(), stream)).detach();
+                    }
+                    Err(e) => {
+                        error!("Error accepting client connection: {e}");
+                        glommio::timer::sleep(Duration::from_millis(10)).await;
+                    }
+                }
+            }
+        })
+    };
     let _ = ready.send(Ok(()));
-    loop {
-        match listener.accept().await {
-            Ok(stream) => {
-                glommio::spawn_local(conn::serve(shard.clone(), stream)).detach();
-            }
-            Err(e) => {
-                error!("Error accepting client connection: {e}");
-                glommio::timer::sleep(Duration::from_millis(10)).await;
-            }
-        }
-    }
+    shard.housekeeping(Acceptor { task, fd }).await
 }

@@ -222,6 +222,11 @@ impl Server {
     }
 
     /// The server's process id (to send it signals).
+    /// The `-c` file this server was started with (tests rewrite it before a reload).
+    pub fn config_path(&self) -> &Path {
+        self._config.as_ref().expect("started with a config").path()
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

@@ -215,7 +215,8 @@ impl Monitor {
     }
 
     async fn handle(&self, req: Request<hyper::body::Incoming>) -> Resp {
-        let base = self.shared.opts.http_base_path.trim_end_matches('/');
+        let opts = self.shared.opts();
+        let base = opts.http_base_path.trim_end_matches('/');
         let path = req.uri().path().to_string();
         let Some(rel) = path.strip_prefix(base) else {
             return text_response(StatusCode::NOT_FOUND, "404 page not found\n");
@@ -324,7 +325,8 @@ impl Monitor {
     }
 
     fn index(&self) -> Resp {
-        let base = self.shared.opts.http_base_path.trim_end_matches('/');
+        let opts = self.shared.opts();
+        let base = opts.http_base_path.trim_end_matches('/');
         let mut html =
             String::from("<html lang=\"en\">\n<head><title>nats-tpc</title></head>\n<body>\n");
         html.push_str(&format!(
@@ -346,7 +348,7 @@ impl Monitor {
 
     fn varz(&self) -> Value {
         let sh = &self.shared;
-        let o = &sh.opts;
+        let o = sh.opts();
         let t = crate::stats::totals(&sh.stats);
         let now = SystemTime::now();
         let up = now.duration_since(sh.start).unwrap_or_default();
@@ -644,7 +646,7 @@ impl Monitor {
         }
         if closed {
             // The ring is per shard; keep the newest max_closed_clients over all of them.
-            let max = self.shared.opts.max_closed_clients;
+            let max = self.shared.opts().max_closed_clients;
             let mut gone: Vec<ConnInfo> = Vec::new();
             conns.retain(|c| {
                 if c.stop.is_some() {

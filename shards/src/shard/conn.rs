@@ -7,7 +7,7 @@
 //! Closing is a flag plus a wake-up: the writer flushes what it may, shuts the socket down,
 //! and the reader, woken by the shutdown, removes the connection's subscriptions.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 use std::io;
@@ -100,10 +100,16 @@ pub struct Conn {
     pub peer: SocketAddr,
     fd: RawFd,
     pub st: RefCell<ConnState>,
-    trace: bool,
+    /// `-V`/`trace`, per connection so a reload can switch it without a shared read.
+    trace: Cell<bool>,
 }
 
 impl Conn {
+    /// Turns protocol tracing for this connection on or off (a reload of `trace`).
+    pub fn set_trace(&self, on: bool) {
+        self.trace.set(on);
+    }
+
     fn prefix(&self) -> String {
         format!("{} - cid:{}", self.peer, self.cid)
     }
@@ -121,7 +127,7 @@ impl Conn {
     }
 
     fn queue_err(&self, line: &[u8]) {
-        if self.trace {
+        if self.trace.get() {
             let text = String::from_utf8_lossy(&line[5..line.len() - 2]);
             trace!("{} - \"->> [-ERR {}]\"", self.prefix(), text);
         }
@@ -202,7 +208,7 @@ impl Conn {
             self.close(CloseReason::SlowConsumerPendingBytes);
             return false;
         }
-        if self.trace {
+        if self.trace.get() {
             let line_end = memchr::memchr(b'\r', &st.out[start..]).unwrap_or(0);
             trace!(
                 "{} - \"->> [{}]\"",
@@ -239,7 +245,7 @@ async fn write_all(stream: &Stream, mut buf: &[u8]) -> io::Result<()> {
 /// Serves one accepted client connection until it closes.
 pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
     let shared = shard.shared.clone();
-    let opts = &shared.opts;
+    let opts = shard.opts();
     let cid = shared.next_cid.fetch_add(1, Ordering::Relaxed);
     let _ = stream.set_nodelay(true);
     let peer = stream
@@ -251,7 +257,7 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
         cid,
         peer,
         fd,
-        trace: opts.trace,
+        trace: Cell::new(opts.trace),
         st: RefCell::new(ConnState {
             out: Vec::new(),
             inflight: 0,
@@ -327,13 +333,13 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
         .borrow()
         .closing
         .unwrap_or(CloseReason::ClientClosed);
-    if counted && shard.shared.opts.max_closed_clients > 0 {
+    if counted && opts.max_closed_clients > 0 {
         // Kept for /connz?state=closed, with the subscriptions it had.
         let mut info = shard.conn_info(&conn, true);
         info.stop = Some(std::time::SystemTime::now());
         info.reason = Some(reason.as_str());
         let mut st = shard.st.borrow_mut();
-        if st.closed.len() >= shard.shared.opts.max_closed_clients {
+        if st.closed.len() >= opts.max_closed_clients {
             st.closed.pop_front();
         }
         st.closed.push_back(info);
@@ -364,25 +370,25 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
 
 fn client_info(shard: &Shard, cid: u64, peer: &SocketAddr) -> ServerInfo {
     let sh = &shard.shared;
+    let opts = shard.opts();
     ServerInfo {
         server_id: sh.server_id.clone(),
         server_name: sh.server_name.clone(),
         version: crate::defaults::VERSION.to_string(),
         proto: crate::defaults::PROTO,
         go: "nats-tpc".to_string(),
-        host: sh.opts.host.clone(),
+        host: opts.host.clone(),
         port: sh.port,
-        headers: !sh.opts.no_header_support,
-        max_payload: sh.opts.max_payload as i32,
+        headers: !opts.no_header_support,
+        max_payload: opts.max_payload as i32,
         client_id: cid,
         client_ip: peer.ip().to_string(),
-        cluster: sh.opts.cluster_name.clone().unwrap_or_default(),
+        cluster: opts.cluster_name.clone().unwrap_or_default(),
         ..Default::default()
     }
 }
 
 async fn reader(shard: &Rc<Shard>, conn: &Rc<Conn>, stream: &Stream) {
-    let opts = &shard.shared.opts;
     let mut parser = Parser::default();
     // Idle connections keep a small buffer; one whose reads fill it gets a bigger one, up
     // to READ_BUFFER_SIZE (nats-server grows from 512 B to 64 KiB the same way).
@@ -422,6 +428,8 @@ async fn reader(shard: &Rc<Shard>, conn: &Rc<Conn>, stream: &Stream) {
         let busy_since = Instant::now();
         let mut active = false;
         let headers = conn.st.borrow().headers;
+        // Per read, not per connection: a reload may have changed the limits.
+        let opts = shard.opts();
         let lim = Limits {
             max_control_line: opts.max_control_line,
             max_payload: opts.max_payload,
@@ -555,7 +563,7 @@ fn trace_in(conn: &Conn, op: &Op) {
 }
 
 fn send_ok(conn: &Conn) {
-    if conn.trace {
+    if conn.trace.get() {
         trace!("{} - \"->> [OK]\"", conn.prefix());
     }
     conn.queue(b"+OK\r\n");
@@ -563,7 +571,7 @@ fn send_ok(conn: &Conn) {
 
 /// Acts on one operation.
 fn handle_op(shard: &Rc<Shard>, conn: &Rc<Conn>, op: Op) -> Result<(), ProtoError> {
-    if conn.trace {
+    if conn.trace.get() {
         trace_in(conn, &op);
     }
     match op {
@@ -626,7 +634,7 @@ fn handle_connect(shard: &Rc<Shard>, conn: &Rc<Conn>, json: &[u8]) -> Result<(),
         let mut st = conn.st.borrow_mut();
         st.opts.apply(json)?;
         st.connect_received = true;
-        st.headers = st.opts.headers && !shard.shared.opts.no_header_support;
+        st.headers = st.opts.headers && !shard.opts().no_header_support;
         if !st.opts.account.is_empty() || st.opts.new_account {
             return Err(ProtoError::AuthViolation);
         }
@@ -651,7 +659,7 @@ fn handle_connect(shard: &Rc<Shard>, conn: &Rc<Conn>, json: &[u8]) -> Result<(),
 /// 2 s plus a random 0-20 %, as nats-server's `setFirstPingTimer`.
 fn first_ping_delay(shard: &Shard) -> Duration {
     let d = FIRST_CLIENT_PING_INTERVAL;
-    let interval = shard.shared.opts.ping_interval.min(d);
+    let interval = shard.opts().ping_interval.min(d);
     interval + interval * shard.rand(21) as u32 / 100
 }
 
@@ -749,7 +757,7 @@ fn handle_sub(
     queue: Option<&[u8]>,
     sid: &[u8],
 ) {
-    let max_subs = shard.shared.opts.max_subscriptions;
+    let max_subs = shard.opts().max_subscriptions;
     let (verbose, exists) = {
         let st = conn.st.borrow();
         if max_subs > 0 && st.subs.len() >= max_subs {
@@ -802,7 +810,7 @@ fn handle_unsub(shard: &Rc<Shard>, conn: &Rc<Conn>, sid: &[u8], max: Option<i64>
 }
 
 fn handle_ping(shard: &Rc<Shard>, conn: &Rc<Conn>) {
-    if conn.trace {
+    if conn.trace.get() {
         trace!("{} - \"->> [PONG]\"", conn.prefix());
     }
     conn.queue(b"PONG\r\n");
@@ -820,6 +828,19 @@ fn handle_ping(shard: &Rc<Shard>, conn: &Rc<Conn>) {
         let mut info = client_info(shard, conn.cid, &conn.peer);
         info.connect_info = true;
         info.remote_account = "$G".to_string();
+        conn.queue(&info.to_line());
+    }
+}
+
+/// Lame duck mode started: tells a client that takes async INFO (spec AI-01/AI-02).
+pub fn send_ldm_info(shard: &Shard, conn: &Conn) {
+    let eligible = {
+        let st = conn.st.borrow();
+        st.opts.protocol >= 1 && st.first_pong_sent
+    };
+    if eligible {
+        let mut info = client_info(shard, conn.cid, &conn.peer);
+        info.ldm = true;
         conn.queue(&info.to_line());
     }
 }
@@ -862,7 +883,6 @@ async fn pinger(shard: Rc<Shard>, conn: Rc<Conn>) {
 }
 
 async fn writer(shard: Rc<Shard>, conn: Rc<Conn>, stream: Stream) {
-    let opts = &shard.shared.opts;
     let mut spare: Vec<u8> = Vec::new();
     loop {
         let wake = poll_fn(|cx| {
@@ -891,7 +911,8 @@ async fn writer(shard: Rc<Shard>, conn: Rc<Conn>, stream: Stream) {
             st.inflight = spare.len();
             st.writer = None;
         }
-        let res = flush(&conn, &stream, &spare, opts.write_deadline).await;
+        let deadline = shard.opts().write_deadline;
+        let res = flush(&conn, &stream, &spare, deadline).await;
         spare.clear();
         if spare.capacity() > 4 * READ_BUFFER_SIZE {
             spare = Vec::new();
@@ -904,7 +925,7 @@ async fn writer(shard: Rc<Shard>, conn: Rc<Conn>, stream: Stream) {
                 debug!(
                     "{} - Slow Consumer Detected: WriteDeadline of {:?} exceeded",
                     conn.prefix(),
-                    opts.write_deadline
+                    deadline
                 );
                 conn.close(CloseReason::SlowConsumerWriteDeadline);
                 break;
@@ -1005,7 +1026,7 @@ async fn flush(conn: &Conn, stream: &Stream, mut data: &[u8], deadline: Duration
 
 /// The PING timer fired (spec CL-07, §2.9 ping_max).
 fn ping_timer(shard: &Shard, conn: &Conn) {
-    let opts = &shard.shared.opts;
+    let opts = shard.opts();
     let now = Instant::now();
     let mut st = conn.st.borrow_mut();
     st.next_ping = now + opts.ping_interval;
@@ -1027,7 +1048,7 @@ fn ping_timer(shard: &Shard, conn: &Conn) {
     st.pings_out += 1;
     st.rtt_start = Some(now);
     drop(st);
-    if conn.trace {
+    if conn.trace.get() {
         trace!("{} - \"->> [PING]\"", conn.prefix());
     }
     conn.queue(b"PING\r\n");

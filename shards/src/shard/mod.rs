@@ -18,6 +18,7 @@
 
 pub mod conn;
 pub mod control;
+pub mod housekeeping;
 pub mod mesh;
 
 use std::cell::{Cell, RefCell};
@@ -26,8 +27,8 @@ use std::future::Future;
 use std::hash::BuildHasherDefault;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, AtomicUsize};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll, Waker};
 
 use bytes::{Bytes, BytesMut};
@@ -53,7 +54,13 @@ const OUTBOX_HIGH_WATER: usize = 64 * 1024;
 /// Process-wide, read-mostly state. The counters are touched per connection, never per
 /// message.
 pub struct Shared {
-    pub opts: Options,
+    /// The options in force: replaced whole by a reload (SIGHUP), read by the shards once
+    /// per [`OPTS_POLL`] and by the monitor per request, never per message.
+    current: RwLock<Arc<Options>>,
+    /// Bumped by every reload, so a shard notices with one relaxed load.
+    opts_gen: AtomicU64,
+    /// Lame duck mode (spec AI-02), driven by the binary's signal handling.
+    pub ldm: LameDuck,
     pub server_id: String,
     pub server_name: String,
     /// The client port actually bound (differs from `opts.port` for `-p -1`).
@@ -68,6 +75,60 @@ pub struct Shared {
     /// When the server started.
     pub start: std::time::SystemTime,
 }
+
+impl Shared {
+    /// Process-wide state for a server starting with `opts`.
+    pub fn new(
+        opts: Options,
+        server_id: String,
+        server_name: String,
+        port: u16,
+        nshards: usize,
+    ) -> Shared {
+        Shared {
+            current: RwLock::new(Arc::new(opts)),
+            opts_gen: AtomicU64::new(0),
+            ldm: LameDuck::default(),
+            server_id,
+            server_name,
+            port,
+            nshards,
+            next_cid: AtomicU64::new(1),
+            num_clients: AtomicUsize::new(0),
+            stats: (0..nshards).map(|_| Default::default()).collect(),
+            start: std::time::SystemTime::now(),
+        }
+    }
+
+    /// The options in force now.
+    pub fn opts(&self) -> Arc<Options> {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Replaces the options (a reload). The caller has checked that only reloadable
+    /// settings changed; each shard picks the new ones up within [`OPTS_POLL`].
+    pub fn set_opts(&self, opts: Options) {
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(opts);
+        self.opts_gen.fetch_add(1, Ordering::Release);
+    }
+}
+
+/// Lame duck mode's progress, set by the binary and acted on by every shard.
+#[derive(Default)]
+pub struct LameDuck {
+    /// Entered: listeners close, clients get an INFO with `ldm:true`.
+    pub entered: AtomicBool,
+    /// Shards whose listener is closed.
+    pub listeners_closed: AtomicUsize,
+    /// Set after the grace period: the nanoseconds over which clients are to be closed.
+    pub close_over_ns: AtomicU64,
+}
+
+/// How often a shard looks for new options and lame duck mode.
+pub const OPTS_POLL: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// A message as the delivery code sees it, wherever it came from.
 #[derive(Clone, Copy)]
@@ -133,6 +194,9 @@ struct Staged {
 pub struct Shard {
     pub id: usize,
     pub shared: Arc<Shared>,
+    /// This shard's copy of the options in force, and the reload generation it came from.
+    opts: RefCell<Rc<Options>>,
+    opts_gen: Cell<u64>,
     pub st: RefCell<State>,
     rng: Cell<u64>,
     /// Set by [`Shard::publish`] when the message went to other shards: the sequence number
@@ -148,6 +212,8 @@ impl Shard {
         let n = shared.nshards;
         Rc::new(Shard {
             id,
+            opts: RefCell::new(Rc::new((*shared.opts()).clone())),
+            opts_gen: Cell::new(shared.opts_gen.load(Ordering::Acquire)),
             st: RefCell::new(State {
                 subs: Slab::new(),
                 local: Sublist::new(),
@@ -170,6 +236,27 @@ impl Shard {
             rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ ((id as u64 + 1) << 32) ^ seed()),
             shared,
         })
+    }
+
+    /// The options in force on this shard.
+    pub fn opts(&self) -> Rc<Options> {
+        self.opts.borrow().clone()
+    }
+
+    /// Takes a reload's options if there is one; returns whether they changed.
+    pub fn refresh_opts(&self) -> bool {
+        let gen = self.shared.opts_gen.load(Ordering::Acquire);
+        if gen == self.opts_gen.get() {
+            return false;
+        }
+        self.opts_gen.set(gen);
+        let opts = Rc::new((*self.shared.opts()).clone());
+        let conns: Vec<Rc<Conn>> = self.st.borrow().conns.values().cloned().collect();
+        for c in conns {
+            c.set_trace(opts.trace);
+        }
+        *self.opts.borrow_mut() = opts;
+        true
     }
 
     fn multi(&self) -> bool {
@@ -299,7 +386,7 @@ impl Shard {
         }
         sub.delivered += 1;
         let done = sub.max > 0 && sub.delivered >= sub.max;
-        let ok = sub.conn.send_msg(&self.shared.opts, m, &sub.sid);
+        let ok = sub.conn.send_msg(&self.opts.borrow(), m, &sub.sid);
         if ok {
             stats::add(&self.local.out_msgs, 1);
             let len = if m.has_hdr && sub.conn.st.borrow().headers {

@@ -1,0 +1,254 @@
+//! Config reload on SIGHUP or `-sl reload` (spec §4.7, nats-server's reload.go).
+//!
+//! The config file is read again and the command line re-applied on top (flags keep
+//! precedence). The new settings are compared with those in force, setting by setting in
+//! the order of nats-server's `Options` struct: the first change to a setting that cannot
+//! be reloaded fails the whole reload with nats-server's message, and nothing changes.
+//! Otherwise each change is logged as `Reloaded: <name> = <value>` and put in force.
+
+use std::time::Duration;
+
+use clap::ArgMatches;
+use log::{error, info};
+
+use crate::wiring::Resolved;
+
+/// How a changed setting is handled.
+enum Kind {
+    /// Not reloadable: the reload fails, naming nats-server's field.
+    Fixed,
+    /// Reloadable, logged as `Reloaded: <name> = <new value>`.
+    Value(&'static str),
+    /// Not a value nats-server compares: it logs the line at every reload.
+    Always(&'static str),
+}
+
+/// One setting as the diff sees it.
+struct Field {
+    /// nats-server's `Options` field name (its error message names it).
+    go: &'static str,
+    value: String,
+    kind: Kind,
+}
+
+fn field(go: &'static str, value: impl ToString, kind: Kind) -> Field {
+    Field {
+        go,
+        value: value.to_string(),
+        kind,
+    }
+}
+
+/// Go's `time.Duration.String()`: `1m0s`, `2.5s`, `500ms`, `0s`.
+pub fn go_duration(d: Duration) -> String {
+    let ns = d.as_nanos();
+    if ns == 0 {
+        return "0s".into();
+    }
+    if ns < 1_000_000_000 {
+        let (unit, div) = if ns < 1_000 {
+            ("ns", 1)
+        } else if ns < 1_000_000 {
+            ("µs", 1_000)
+        } else {
+            ("ms", 1_000_000)
+        };
+        return format!("{}{unit}", frac(ns, div));
+    }
+    let h = ns / 3_600_000_000_000;
+    let m = ns / 60_000_000_000 % 60;
+    let s = frac(ns % 60_000_000_000, 1_000_000_000);
+    if h > 0 {
+        format!("{h}h{m}m{s}s")
+    } else if m > 0 {
+        format!("{m}m{s}s")
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// `n / div` with the fraction Go prints (trailing zeros dropped).
+fn frac(n: u128, div: u128) -> String {
+    let (int, rem) = (n / div, n % div);
+    if rem == 0 {
+        return int.to_string();
+    }
+    let width = div.to_string().len() - 1;
+    let f = format!("{rem:0width$}");
+    format!("{int}.{}", f.trim_end_matches('0'))
+}
+
+fn opt_str(s: &Option<String>) -> String {
+    s.clone().unwrap_or_default()
+}
+
+/// The settings of `r` in nats-server's `Options` order.
+fn fields(r: &Resolved) -> Vec<Field> {
+    use Kind::*;
+    let o = &r.opts;
+    let lo = &r.log;
+    let po = &r.process;
+    let max_conn = if o.max_connections == usize::MAX {
+        "-1".to_string()
+    } else {
+        o.max_connections.to_string()
+    };
+    vec![
+        field("ServerName", opt_str(&o.server_name), Fixed),
+        field("Host", &o.host, Fixed),
+        // A random port (`-p -1`) is never a change (nats-server skips a new 0).
+        field("Port", if o.port <= 0 { 0 } else { o.port }, Fixed),
+        field("Trace", lo.trace, Value("trace")),
+        field("Debug", lo.debug, Value("debug")),
+        field("NoHeaderSupport", o.no_header_support, Fixed),
+        field("Logtime", lo.logtime, Value("logtime")),
+        field("LogtimeUTC", lo.utc, Value("logtime_utc")),
+        field("MaxConn", max_conn, Value("max_connections")),
+        field("MaxSubs", o.max_subscriptions, Fixed),
+        field("Users", "", Always("authorization users")),
+        field("Accounts", "", Always("accounts")),
+        field(
+            "PingInterval",
+            go_duration(o.ping_interval),
+            Value("ping_interval"),
+        ),
+        field("MaxPingsOut", o.ping_max, Value("ping_max")),
+        field("HTTPHost", opt_str(&o.http_host), Fixed),
+        field("HTTPPort", o.http_port.unwrap_or(0), Fixed),
+        field("HTTPBasePath", &o.http_base_path, Fixed),
+        field(
+            "MaxControlLine",
+            o.max_control_line,
+            Value("max_control_line"),
+        ),
+        field("MaxPayload", o.max_payload, Value("max_payload")),
+        field("MaxPending", o.max_pending, Fixed),
+        field("PidFile", opt_str(&po.pid_file), Value("pid_file")),
+        field(
+            "PortsFileDir",
+            opt_str(&po.ports_file_dir),
+            Value("ports_file_dir"),
+        ),
+        field("LogFile", opt_str(&lo.file), Value("log_file")),
+        field(
+            "WriteDeadline",
+            go_duration(o.write_deadline),
+            Value("write_deadline"),
+        ),
+        field("MaxClosedClients", o.max_closed_clients, Fixed),
+        field(
+            "LameDuckDuration",
+            go_duration(po.lame_duck_duration),
+            Fixed,
+        ),
+        field(
+            "LameDuckGracePeriod",
+            go_duration(po.lame_duck_grace_period),
+            Fixed,
+        ),
+        // Ours: the shard count is fixed at start-up.
+        field("Shards", o.shards, Fixed),
+    ]
+}
+
+/// The `Reloaded: ...` lines for going from `old` to `new`, or the error that fails the
+/// reload.
+fn diff(old: &Resolved, new: &Resolved) -> Result<Vec<String>, String> {
+    let mut notes = Vec::new();
+    for (a, b) in fields(old).into_iter().zip(fields(new)) {
+        debug_assert_eq!(a.go, b.go);
+        match b.kind {
+            Kind::Always(text) => notes.push(text.to_string()),
+            _ if a.value == b.value => {}
+            Kind::Fixed => {
+                return Err(format!(
+                    "config reload not supported for {}: old={}, new={}",
+                    a.go, a.value, b.value
+                ))
+            }
+            Kind::Value(name) => notes.push(format!("{name} = {}", b.value)),
+        }
+    }
+    Ok(notes)
+}
+
+/// What a successful reload changed outside the engine, for `main` to act on.
+pub struct Applied {
+    pub pid_file_changed: bool,
+    pub ports_file_dir_changed: bool,
+}
+
+/// Reloads: on success `current` holds the new settings, already in force in the engine
+/// and the logger. On failure the error is logged and nothing changes.
+pub fn reload(
+    m: &ArgMatches,
+    current: &mut Resolved,
+    running: &shards::server::Running,
+) -> Option<Applied> {
+    match try_reload(m, current, running) {
+        Ok(a) => Some(a),
+        Err(e) => {
+            error!("Failed to reload server configuration: {e}");
+            None
+        }
+    }
+}
+
+fn try_reload(
+    m: &ArgMatches,
+    current: &mut Resolved,
+    running: &shards::server::Running,
+) -> Result<Applied, String> {
+    let Some(path) = current.config_file.clone() else {
+        return Err("can only reload config when a file is provided using -c or --config".into());
+    };
+    let new = crate::wiring::resolve(m).map_err(|e| {
+        e.into_iter()
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join("\n")
+    })?;
+    let notes = diff(current, &new)?;
+    if new.log != current.log {
+        crate::logging::reconfigure(&new.log)
+            .map_err(|e| format!("unable to open log file: {e}"))?;
+    }
+    running.reload(new.opts.clone());
+    for n in &notes {
+        info!("Reloaded: {n}");
+    }
+    let applied = Applied {
+        pid_file_changed: new.process.pid_file != current.process.pid_file,
+        ports_file_dir_changed: new.process.ports_file_dir != current.process.ports_file_dir,
+    };
+    *current = new;
+    info!(
+        "Reloaded server configuration {}",
+        crate::process::digest_suffix(&path)
+    );
+    Ok(applied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::go_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_print_like_go() {
+        let cases = [
+            (Duration::ZERO, "0s"),
+            (Duration::from_secs(3), "3s"),
+            (Duration::from_secs(60), "1m0s"),
+            (Duration::from_secs(120), "2m0s"),
+            (Duration::from_millis(1500), "1.5s"),
+            (Duration::from_millis(500), "500ms"),
+            (Duration::from_micros(1500), "1.5ms"),
+            (Duration::from_secs(3723), "1h2m3s"),
+            (Duration::from_nanos(7), "7ns"),
+        ];
+        for (d, want) in cases {
+            assert_eq!(go_duration(d), want, "{d:?}");
+        }
+    }
+}

@@ -1,0 +1,224 @@
+//! Config reload (spec §4.7: SIGHUP and `-sl reload`) and lame duck mode (§2.10 AI-02,
+//! §9: SIGUSR2 and `-sl ldm`). Every test here passes against nats-server too
+//! (`NATS_SERVER_IS_GO=1`); the expected log lines are the ones it prints.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{parse_info, Raw, Server};
+
+fn signal(server: &Server, sig: libc::c_int) {
+    // SAFETY: kill(2) on the child we started.
+    let rc = unsafe { libc::kill(server.pid() as libc::pid_t, sig) };
+    assert_eq!(rc, 0, "kill failed");
+}
+
+/// Rewrites the server's config file and sends SIGHUP, then waits for the outcome line.
+fn reload_with(server: &Server, conf: &str, outcome: &str) -> String {
+    let before = server.logs().len();
+    std::fs::write(server.config_path(), conf).expect("rewrite config");
+    signal(server, libc::SIGHUP);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let logs = server.logs();
+        if let Some(l) = logs[before..].iter().find(|l| l.contains(outcome)) {
+            return l.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {outcome:?} after SIGHUP; logs:\n{}",
+            logs.join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The INFO a fresh client gets.
+fn fresh_info(server: &Server) -> serde_json::Value {
+    Raw::connect(server.port()).info
+}
+
+/// Waits until a fresh client's INFO shows `max_payload == want` (shards take a reload
+/// within a poll interval, nats-server at once).
+fn wait_max_payload(server: &Server, want: u64) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let got = fresh_info(server)["max_payload"].as_u64();
+        if got == Some(want) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "max_payload stayed {got:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn reload_applies_reloadable_settings_and_logs_each() {
+    let server = Server::start_with_config("max_payload: 1000\n", &[]);
+    assert_eq!(fresh_info(&server)["max_payload"], 1000);
+    reload_with(
+        &server,
+        "max_payload: 2000\nping_interval: \"1m\"\nwrite_deadline: \"3s\"\n",
+        "Reloaded server configuration",
+    );
+    let logs = server.logs().join("\n");
+    for line in [
+        "[INF] Reloaded: ping_interval = 1m0s",
+        "[INF] Reloaded: max_payload = 2000",
+        "[INF] Reloaded: write_deadline = 3s",
+        "[INF] Reloaded: authorization users",
+    ] {
+        assert!(logs.contains(line), "missing {line:?} in\n{logs}");
+    }
+    wait_max_payload(&server, 2000);
+    // The new limit is enforced, not only advertised.
+    let mut c = server.client(r#"{"verbose":false}"#);
+    let big = vec![b'x'; 1500];
+    c.send(&common::pub_frame("foo", &big));
+    c.ping_pong();
+}
+
+#[test]
+fn reload_of_a_fixed_setting_fails_whole_and_keeps_the_old_config() {
+    let server = Server::start_with_config("max_payload: 1000\n", &[]);
+    let line = reload_with(
+        &server,
+        "max_payload: 2000\nmax_subscriptions: 5\n",
+        "Failed to reload server configuration",
+    );
+    assert!(
+        line.ends_with(
+            "[ERR] Failed to reload server configuration: config reload not supported for \
+             MaxSubs: old=0, new=5"
+        ),
+        "{line}"
+    );
+    // Nothing of the failed reload applies, max_payload included.
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(fresh_info(&server)["max_payload"], 1000);
+    // The server still serves.
+    let mut c = server.client(r#"{"verbose":false}"#);
+    c.ping_pong();
+}
+
+#[test]
+fn reload_with_a_broken_file_fails_and_server_runs_on() {
+    let server = Server::start_with_config("max_payload: 1000\n", &[]);
+    reload_with(
+        &server,
+        "max_payload: \n",
+        "[ERR] Failed to reload server configuration: ",
+    );
+    assert_eq!(fresh_info(&server)["max_payload"], 1000);
+}
+
+#[test]
+fn reload_keeps_command_line_flags_in_force() {
+    // The harness passes `-p -1`: the config's port must not win after a reload.
+    let server = Server::start_with_config("port: 4999\nmax_payload: 1000\n", &["-m", "-1"]);
+    reload_with(
+        &server,
+        "port: 4998\nmax_payload: 3000\n",
+        "Reloaded server configuration",
+    );
+    wait_max_payload(&server, 3000);
+}
+
+#[test]
+fn reload_turns_trace_on_for_existing_clients() {
+    let server = Server::start_with_config("debug: false\n", &[]);
+    let mut c = server.client(r#"{"verbose":false}"#);
+    reload_with(&server, "trace: true\n", "Reloaded server configuration");
+    server.wait_for_log("Reloaded: trace = true", Duration::from_secs(2));
+    // Shards pick up the reload within a poll interval; keep pinging until a trace shows.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        c.send(b"SUB trace.me 1\r\n");
+        c.ping_pong();
+        if server
+            .logs()
+            .iter()
+            .any(|l| l.contains("[TRC]") && l.contains("SUB trace.me 1"))
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no trace after reload");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn sl_reload_sends_sighup() {
+    let server = Server::start_with_config("max_payload: 1000\n", &[]);
+    std::fs::write(server.config_path(), "max_payload: 4000\n").unwrap();
+    let out = std::process::Command::new(common::server_bin())
+        .args(["-sl", &format!("reload={}", server.pid())])
+        .output()
+        .expect("run -sl");
+    assert!(out.status.success(), "{out:?}");
+    server.wait_for_log("Reloaded: max_payload = 4000", Duration::from_secs(5));
+    wait_max_payload(&server, 4000);
+}
+
+/// A client that takes async INFO (`protocol:1`) and has had its first PONG.
+fn async_info_client(server: &Server) -> Raw {
+    server.client(r#"{"verbose":false,"protocol":1}"#)
+}
+
+const LDM_CONF: &str = "lame_duck_duration: \"30s\"\nlame_duck_grace_period: \"1s\"\n";
+
+#[test]
+fn ldm_sigusr2_refuses_new_clients_informs_then_closes_and_exits_0() {
+    let mut server = Server::start_with_config(LDM_CONF, &[]);
+    let mut a = async_info_client(&server);
+    let mut b = async_info_client(&server);
+    // protocol 0: no async INFO for it, but it is closed all the same.
+    let mut plain = server.client(r#"{"verbose":false}"#);
+    signal(&server, libc::SIGUSR2);
+    server.wait_for_log(
+        "[INF] Entering lame duck mode, stop accepting new clients",
+        Duration::from_secs(5),
+    );
+    for c in [&mut a, &mut b] {
+        let line = c.expect_line_prefix("INFO ");
+        let info = parse_info(line.as_bytes());
+        assert_eq!(info["ldm"], true, "{line}");
+    }
+    // New connections are refused once lame duck mode began.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::net::TcpStream::connect(("127.0.0.1", server.port())).is_ok() {
+        assert!(Instant::now() < deadline, "listener still accepting");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SIGTERM is ignored during lame duck mode.
+    signal(&server, libc::SIGTERM);
+    server.wait_for_log("Trapped \"terminated\" signal", Duration::from_secs(2));
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(server.wait_exit(Duration::from_millis(10)).is_none());
+    server.wait_for_log("[INF] Closing existing clients", Duration::from_secs(5));
+    for c in [&mut a, &mut b, &mut plain] {
+        let (_, end) = c.read_until_closed_or_timeout(Duration::from_secs(10));
+        assert_eq!(end, common::End::Closed);
+    }
+    let status = server
+        .wait_exit(Duration::from_secs(10))
+        .expect("server exits after lame duck mode");
+    assert_eq!(status.code(), Some(0));
+    server.wait_for_log("Server Exiting..", Duration::from_secs(2));
+}
+
+#[test]
+fn ldm_without_clients_exits_at_once() {
+    let mut server = Server::start_with_config(LDM_CONF, &[]);
+    let out = std::process::Command::new(common::server_bin())
+        .args(["-sl", &format!("ldm={}", server.pid())])
+        .output()
+        .expect("run -sl");
+    assert!(out.status.success(), "{out:?}");
+    let status = server
+        .wait_exit(Duration::from_secs(5))
+        .expect("exits without waiting for the grace period");
+    assert_eq!(status.code(), Some(0));
+    server.wait_for_log("Entering lame duck mode", Duration::from_secs(1));
+}
