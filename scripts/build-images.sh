@@ -140,12 +140,32 @@ command -v docker >/dev/null 2>&1 || die "no docker command; the context is stag
 docker info >/dev/null 2>&1 ||
     die "no Docker engine answers (docker info failed); the context is staged in $ctx:
   docker build --platform linux/${archs[0]} -f Dockerfile.scratch -t $image:$tag $ctx"
-export DOCKER_BUILDKIT=1
+if docker buildx version >/dev/null 2>&1; then
+    export DOCKER_BUILDKIT=1
+    classic=0
+else
+    # An engine without buildx (Debian's docker.io 20.10) has only the classic builder:
+    # it does not set TARGETARCH, so it is passed here, and --platform needs an
+    # experimental daemon, so the image's architecture is recorded by the daemon's
+    # default unless it matches the host.
+    export DOCKER_BUILDKIT=0
+    classic=1
+    say "no docker buildx: using the classic builder"
+fi
 
 for a in "${archs[@]}"; do
     say "building $image:$tag-$a"
-    docker build --platform "linux/$a" --build-arg "VERSION=$tag" \
-        -f Dockerfile.scratch -t "$image:$tag-$a" "$ctx"
+    if [ "$classic" = 1 ]; then
+        if [ "$a" != "$host_arch" ]; then
+            say "skipped $image:$tag-$a: the classic builder cannot label a foreign architecture"
+            continue
+        fi
+        docker build --build-arg "TARGETARCH=$a" --build-arg "VERSION=$tag" \
+            -f Dockerfile.scratch -t "$image:$tag-$a" "$ctx"
+    else
+        docker build --platform "linux/$a" --build-arg "VERSION=$tag" \
+            -f Dockerfile.scratch -t "$image:$tag-$a" "$ctx"
+    fi
 done
 for a in "${archs[@]}"; do
     if [ "$a" = "$host_arch" ]; then
