@@ -67,10 +67,10 @@ const FLAGS: &[Flag] = &[
     f(&["sl", "signal"], "signal", Value, Yes),
     f(&["client_advertise"], "client_advertise", Value, NotYet),
     f(&["ports_file_dir"], "ports_file_dir", Value, Yes),
-    f(&["s", "syslog"], "syslog", Bool, NotYet),
-    f(&["r", "remote_syslog"], "remote_syslog", Value, NotYet),
-    f(&["log_size_limit"], "log_size_limit", Value, NotYet),
-    f(&["max_traced_msg_len"], "max_traced_msg_len", Value, NotYet),
+    f(&["s", "syslog"], "syslog", Bool, Yes),
+    f(&["r", "remote_syslog"], "remote_syslog", Value, Yes),
+    f(&["log_size_limit"], "log_size_limit", Value, Yes),
+    f(&["max_traced_msg_len"], "max_traced_msg_len", Value, Yes),
     f(&["js", "jetstream"], "jetstream", Bool, NotYet),
     f(&["sd", "store_dir"], "store_dir", Value, NotYet),
     f(&["user"], "user", Value, NotYet),
@@ -88,7 +88,7 @@ const FLAGS: &[Flag] = &[
     f(&["cluster_advertise"], "cluster_advertise", Value, NotYet),
     f(&["connect_retries"], "connect_retries", Value, NotYet),
     f(&["profile"], "profile", Value, NotYet),
-    f(&["help_tls"], "help_tls", Bool, NotYet),
+    f(&["help_tls"], "help_tls", Bool, Yes),
 ];
 
 /// The usage text printed by `-h` (nats-server's layout; flags nats-tpc implements).
@@ -112,15 +112,21 @@ Server Options:
 Logging Options:
     -l, --log <file>                 File to redirect log output
     -T, --logtime                    Timestamp log entries (default: true)
+        --logtime_utc                Timestamps in UTC instead of local timezone (default: false)
+    -s, --syslog                     Log to syslog or windows event log
+    -r, --remote_syslog <addr>       Syslog server addr (udp://localhost:514)
     -D, --debug                      Enable debugging output
     -V, --trace                      Trace the raw protocol
     -VV                              Verbose trace (traces system account as well)
     -DV                              Debug and trace
     -DVV                             Debug and verbose trace (traces system account as well)
+        --log_size_limit <limit>     Logfile size limit (default: auto)
+        --max_traced_msg_len <len>   Maximum printable length for traced messages (default: unlimited)
 
 Common Options:
     -h, --help                       Show this message
     -v, --version                    Show version
+        --help_tls                   TLS help
 ";
 
 /// What the command line asks for.
@@ -236,10 +242,13 @@ pub fn parse(args: &[String]) -> Cli {
     };
     match command().try_get_matches_from(norm) {
         Ok(m) => {
-            if m.get_one::<bool>("help").copied().unwrap_or(false) {
-                Cli::Print(format!("{USAGE}\n"))
-            } else if m.get_one::<bool>("version").copied().unwrap_or(false) {
+            // nats-server's order: -v wins over -h, which wins over --help_tls.
+            if m.get_one::<bool>("version").copied().unwrap_or(false) {
                 Cli::Print(version_line())
+            } else if m.get_one::<bool>("help").copied().unwrap_or(false) {
+                Cli::Print(format!("{USAGE}\n"))
+            } else if m.get_one::<bool>("help_tls").copied().unwrap_or(false) {
+                Cli::Print(crate::help_tls::text())
             } else {
                 Cli::Run(m)
             }

@@ -2,8 +2,8 @@
 //! engine is the `shards` crate.
 //!
 //! # Layout
-//! - `cli.rs`: Go-style flags on top of clap.
-//! - `logging.rs`: nats-server's log line format.
+//! - `cli.rs`: Go-style flags on top of clap; `help_tls.rs` the `--help_tls` text.
+//! - `logging/`: nats-server's log line format, the log file and its rotation, syslog.
 //! - `signals.rs`: SIGINT/SIGTERM/... on the main thread.
 //! - `config/`: the config file grammar and keys.
 //! - `wiring.rs`: config file + flags -> engine options.
@@ -13,6 +13,7 @@
 mod cli;
 mod config;
 mod digest;
+mod help_tls;
 mod logging;
 mod process;
 mod reload;
@@ -61,8 +62,7 @@ fn main() {
         eprintln!("{w}");
     }
     if let Err(e) = logging::init(&resolved.log) {
-        eprintln!("nats-server: unable to open log file: {e}");
-        exit(1);
+        logging::exit_go_fatal(&e);
     }
     // A panicking shard would leave its connections dead while the process lives on: a
     // panic anywhere ends the server, loudly.

@@ -100,6 +100,7 @@ fn fields(r: &Resolved) -> Vec<Field> {
         field("Port", if o.port <= 0 { 0 } else { o.port }, Fixed),
         field("Trace", lo.trace, Value("trace")),
         field("Debug", lo.debug, Value("debug")),
+        field("TraceVerbose", lo.trace_verbose, Value("trace_verbose")),
         field("NoHeaderSupport", o.no_header_support, Fixed),
         field("Logtime", lo.logtime, Value("logtime")),
         field("LogtimeUTC", lo.utc, Value("logtime_utc")),
@@ -130,6 +131,10 @@ fn fields(r: &Resolved) -> Vec<Field> {
             Value("ports_file_dir"),
         ),
         field("LogFile", opt_str(&lo.file), Value("log_file")),
+        field("LogSizeLimit", lo.size_limit, Fixed),
+        field("LogMaxFiles", lo.max_files, Fixed),
+        field("Syslog", lo.syslog, Value("syslog")),
+        field("RemoteSyslog", &lo.remote_syslog, Value("remote_syslog")),
         field(
             "WriteDeadline",
             go_duration(o.write_deadline),
@@ -145,6 +150,11 @@ fn fields(r: &Resolved) -> Vec<Field> {
             "LameDuckGracePeriod",
             go_duration(po.lame_duck_grace_period),
             Fixed,
+        ),
+        field(
+            "MaxTracedMsgLen",
+            o.max_traced_msg_len,
+            Value("max_traced_msg_len"),
         ),
         // Ours: the shard count is fixed at start-up.
         field("Shards", o.shards, Fixed),
@@ -209,13 +219,19 @@ fn try_reload(
             .join("\n")
     })?;
     let notes = diff(current, &new)?;
-    if new.log != current.log {
-        crate::logging::reconfigure(&new.log)
-            .map_err(|e| format!("unable to open log file: {e}"))?;
-    }
+    let new_log = if new.log != current.log {
+        Some(crate::logging::prepare(&new.log)?)
+    } else {
+        None
+    };
     running.reload(new.opts.clone());
+    // nats-server logs the changes with the logger in force, then swaps it: the last
+    // line goes to the new one.
     for n in &notes {
         info!("Reloaded: {n}");
+    }
+    if let Some(p) = new_log {
+        crate::logging::apply(p);
     }
     let applied = Applied {
         pid_file_changed: new.process.pid_file != current.process.pid_file,

@@ -32,9 +32,6 @@ fn refuse_unsupported(c: &ConfigOptions) -> Result<(), String> {
     if c.cluster.is_some() {
         missing.push("cluster");
     }
-    if c.syslog == Some(true) || c.remote_syslog.is_some() {
-        missing.push("syslog");
-    }
     if missing.is_empty() {
         Ok(())
     } else {
@@ -43,6 +40,78 @@ fn refuse_unsupported(c: &ConfigOptions) -> Result<(), String> {
             missing.join(", ")
         ))
     }
+}
+
+/// `max_traced_msg_len`: nats-server truncates only for values above 0.
+fn traced_len(n: i64) -> usize {
+    usize::try_from(n).unwrap_or(0)
+}
+
+/// A Go `Int64Var`/`IntVar` flag value, with the flag package's error text.
+fn flag_int(v: &str, name: &str) -> Result<i64, String> {
+    go_parse_int(v).map_err(|why| format!("invalid value \"{v}\" for flag -{name}: {why}"))
+}
+
+/// Go's `strconv.ParseInt(s, 0, 64)`: an optional sign, then decimal, `0x`, `0o`, `0b` or
+/// leading-`0` octal digits, with `_` allowed between digits.
+fn go_parse_int(v: &str) -> Result<i64, &'static str> {
+    const SYNTAX: &str = "parse error";
+    let (neg, body) = match v.as_bytes().first() {
+        Some(b'-') => (true, &v[1..]),
+        Some(b'+') => (false, &v[1..]),
+        _ => (false, v),
+    };
+    if body.contains('_') && !underscore_ok(body) {
+        return Err(SYNTAX);
+    }
+    let body = body.replace('_', "");
+    let lower = body.to_ascii_lowercase();
+    let (radix, digits) = if let Some(d) = lower.strip_prefix("0x") {
+        (16, d)
+    } else if let Some(d) = lower.strip_prefix("0o") {
+        (8, d)
+    } else if let Some(d) = lower.strip_prefix("0b") {
+        (2, d)
+    } else if lower.len() > 1 && lower.starts_with('0') {
+        (8, &lower[1..])
+    } else {
+        (10, lower.as_str())
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return Err(SYNTAX);
+    }
+    let mag = u128::from_str_radix(digits, radix).map_err(|_| "value out of range")?;
+    let mag = i128::try_from(mag).map_err(|_| "value out of range")?;
+    i64::try_from(if neg { -mag } else { mag }).map_err(|_| "value out of range")
+}
+
+/// Go's `underscoreOK`: each `_` follows a digit (or the base prefix) and precedes one.
+fn underscore_ok(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut saw = b'^';
+    let mut i = 0;
+    let mut hex = false;
+    if b.len() >= 2 && b[0] == b'0' && matches!(b[1].to_ascii_lowercase(), b'b' | b'o' | b'x') {
+        i = 2;
+        saw = b'0';
+        hex = b[1].eq_ignore_ascii_case(&b'x');
+    }
+    for &c in &b[i..] {
+        if c.is_ascii_digit() || (hex && c.is_ascii_hexdigit()) {
+            saw = b'0';
+        } else if c == b'_' {
+            if saw != b'0' {
+                return false;
+            }
+            saw = b'_';
+        } else {
+            if saw == b'_' {
+                return false;
+            }
+            saw = b'!';
+        }
+    }
+    saw != b'_'
 }
 
 fn positive(name: &str, v: i64) -> Result<usize, String> {
@@ -110,6 +179,9 @@ fn apply_config(o: &mut Options, lo: &mut LogOptions, c: &ConfigOptions) -> Resu
     if let Some(b) = c.trace {
         lo.trace = b;
     }
+    if let Some(b) = c.trace_verbose {
+        lo.trace_verbose = b;
+    }
     if let Some(b) = c.logtime {
         lo.logtime = b;
     }
@@ -118,6 +190,21 @@ fn apply_config(o: &mut Options, lo: &mut LogOptions, c: &ConfigOptions) -> Resu
     }
     if let Some(f) = &c.log_file {
         lo.file = Some(f.clone());
+    }
+    if let Some(n) = c.log_size_limit {
+        lo.size_limit = n;
+    }
+    if let Some(n) = c.log_max_num {
+        lo.max_files = n;
+    }
+    if let Some(b) = c.syslog {
+        lo.syslog = b;
+    }
+    if let Some(r) = &c.remote_syslog {
+        lo.remote_syslog = r.clone();
+    }
+    if let Some(n) = c.max_traced_msg_len {
+        o.max_traced_msg_len = traced_len(n);
     }
     Ok(())
 }
@@ -137,13 +224,7 @@ pub struct Resolved {
 /// Builds the options from the config file (if any) and the flags.
 pub fn resolve(m: &ArgMatches) -> Result<Resolved, Vec<String>> {
     let mut o = Options::default();
-    let mut lo = LogOptions {
-        debug: false,
-        trace: false,
-        logtime: true,
-        utc: false,
-        file: None,
-    };
+    let mut lo = LogOptions::default();
     let mut warnings = Vec::new();
     let mut po = ProcessOptions::default();
     let config_file = flag_str(m, "config").cloned();
@@ -196,14 +277,19 @@ pub fn resolve(m: &ArgMatches) -> Result<Resolved, Vec<String>> {
     if let Some(b) = flag_bool(m, "trace") {
         lo.trace = b;
     }
-    for id in ["dv", "dvv"] {
-        if let Some(b) = flag_bool(m, id) {
-            lo.debug = b;
-            lo.trace = b;
-        }
+    // nats-server applies these after the plain flags, in this order (Go's flag.Visit).
+    if let Some(b) = flag_bool(m, "dv") {
+        lo.debug = b;
+        lo.trace = b;
+    }
+    if let Some(b) = flag_bool(m, "dvv") {
+        lo.debug = b;
+        lo.trace = b;
+        lo.trace_verbose = b;
     }
     if let Some(b) = flag_bool(m, "vv") {
         lo.trace = b;
+        lo.trace_verbose = b;
     }
     if let Some(b) = flag_bool(m, "logtime") {
         lo.logtime = b;
@@ -213,6 +299,18 @@ pub fn resolve(m: &ArgMatches) -> Result<Resolved, Vec<String>> {
     }
     if let Some(f) = flag_str(m, "log") {
         lo.file = Some(f.clone());
+    }
+    if let Some(v) = flag_str(m, "log_size_limit") {
+        lo.size_limit = flag_int(v, "log_size_limit").map_err(one)?;
+    }
+    if let Some(b) = flag_bool(m, "syslog") {
+        lo.syslog = b;
+    }
+    if let Some(r) = flag_str(m, "remote_syslog") {
+        lo.remote_syslog = r.clone();
+    }
+    if let Some(v) = flag_str(m, "max_traced_msg_len") {
+        o.max_traced_msg_len = traced_len(flag_int(v, "max_traced_msg_len").map_err(one)?);
     }
     if let Some(p) = flag_str(m, "pid") {
         po.pid_file = Some(p.clone());
@@ -229,4 +327,36 @@ pub fn resolve(m: &ArgMatches) -> Result<Resolved, Vec<String>> {
         config_file,
         process: po,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::go_parse_int;
+
+    #[test]
+    fn flag_ints_parse_as_go_strconv() {
+        let ok = [
+            ("0", 0),
+            ("42", 42),
+            ("-7", -7),
+            ("+7", 7),
+            ("0x1F", 31),
+            ("0o17", 15),
+            ("017", 15),
+            ("0b101", 5),
+            ("1_000", 1000),
+            ("0x_ff", 255),
+        ];
+        for (s, want) in ok {
+            assert_eq!(go_parse_int(s), Ok(want), "{s}");
+        }
+        for s in ["", "-", "abc", "1.5", "08", "1__0", "_1", "1_", "0x", "1e3"] {
+            assert_eq!(go_parse_int(s), Err("parse error"), "{s}");
+        }
+        assert_eq!(
+            go_parse_int("9223372036854775808"),
+            Err("value out of range")
+        );
+        assert_eq!(go_parse_int("-9223372036854775808"), Ok(i64::MIN));
+    }
 }

@@ -148,6 +148,160 @@ fn reload_turns_trace_on_for_existing_clients() {
     }
 }
 
+/// A path in the temp dir for a log file, removed (with its backups' directory) on drop.
+struct TempLog(std::path::PathBuf);
+
+impl TempLog {
+    fn new(tag: &str) -> TempLog {
+        let dir = std::env::temp_dir().join(format!(
+            "nats-tpc-reload-{tag}-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempLog(dir.join("r.log"))
+    }
+
+    fn text(&self) -> String {
+        std::fs::read_to_string(&self.0).unwrap_or_default()
+    }
+}
+
+impl Drop for TempLog {
+    fn drop(&mut self) {
+        if let Some(d) = self.0.parent() {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}
+
+#[test]
+fn reload_of_log_file_logs_the_change_then_moves_to_the_file() {
+    let log = TempLog::new("file");
+    let server = Server::start_with_config("logtime: true\n", &[]);
+    let conf = format!("log_file: \"{}\"\n", log.0.display());
+    reload_with(
+        &server,
+        &conf,
+        &format!("[INF] Reloaded: log_file = {}", log.0.display()),
+    );
+    // The change is logged by the logger in force; the new one takes the last line.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !log.text().contains("[INF] Reloaded server configuration") {
+        assert!(Instant::now() < deadline, "file: {:?}", log.text());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!server
+        .logs()
+        .iter()
+        .any(|l| l.contains("Reloaded server configuration")));
+    // Later lines go to the file too.
+    let mut c = server.client(r#"{"verbose":false}"#);
+    c.ping_pong();
+    signal(&server, libc::SIGUSR1);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !log.text().contains("[INF] File log re-opened") {
+        assert!(Instant::now() < deadline, "file: {:?}", log.text());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `[pid] [INF] ...` (no time) vs `[pid] 2006/01/02 15:04:05.000000 [INF] ...`.
+fn has_timestamp(line: &str) -> bool {
+    let after_pid = line.split_once("] ").map(|(_, r)| r).unwrap_or("");
+    !after_pid.starts_with('[')
+}
+
+#[test]
+fn reload_of_logtime_drops_timestamps_after_the_reloaded_line() {
+    let server = Server::start_with_config("logtime: true\n", &[]);
+    let find = |needle: &str| -> String {
+        let logs = server.logs();
+        logs.iter()
+            .rfind(|l| l.contains(needle))
+            .cloned()
+            .unwrap_or_else(|| panic!("no {needle:?} in\n{}", logs.join("\n")))
+    };
+    let done = reload_with(&server, "logtime: false\n", "Reloaded server configuration");
+    // The change is logged before it applies.
+    assert!(has_timestamp(&find("[INF] Reloaded: logtime = false")));
+    assert!(!has_timestamp(&done), "{done}");
+    assert!(
+        done.starts_with(&format!("[{}] [INF] Reloaded server", server.pid())),
+        "{done}"
+    );
+    let done = reload_with(&server, "logtime: true\n", "Reloaded server configuration");
+    assert!(!has_timestamp(&find("[INF] Reloaded: logtime = true")));
+    assert!(has_timestamp(&done), "{done}");
+}
+
+#[test]
+fn reload_of_log_size_limit_or_log_max_num_fails() {
+    let server = Server::start_with_config("log_size_limit: 1000\n", &[]);
+    let line = reload_with(
+        &server,
+        "log_size_limit: 2000\n",
+        "Failed to reload server configuration",
+    );
+    assert!(
+        line.ends_with("config reload not supported for LogSizeLimit: old=1000, new=2000"),
+        "{line}"
+    );
+    let line = reload_with(
+        &server,
+        "log_size_limit: 1000\nlogfile_max_num: 3\n",
+        "Failed to reload server configuration",
+    );
+    assert!(
+        line.ends_with("config reload not supported for LogMaxFiles: old=0, new=3"),
+        "{line}"
+    );
+}
+
+#[test]
+fn reload_of_trace_verbose_and_max_traced_msg_len_applies_both() {
+    let server = Server::start_with_config("debug: false\n", &[]);
+    let mut c = server.client(r#"{"verbose":false}"#);
+    let before = server.logs().len();
+    reload_with(
+        &server,
+        "trace_verbose: true\nmax_traced_msg_len: 7\n",
+        "Reloaded server configuration",
+    );
+    let notes: Vec<String> = server.logs()[before..]
+        .iter()
+        .filter_map(|l| l.split_once("[INF] Reloaded: ").map(|(_, n)| n.to_string()))
+        .filter(|n| !n.starts_with("authorization") && n != "accounts")
+        .collect();
+    assert_eq!(
+        notes,
+        [
+            "trace = true",
+            "trace_verbose = true",
+            "max_traced_msg_len = 7"
+        ]
+    );
+    // Shards pick up the reload within a poll interval; publish until a cut trace shows.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        c.send(&common::pub_frame("t", b"0123456789"));
+        c.ping_pong();
+        if server
+            .logs()
+            .iter()
+            .any(|l| l.ends_with("<<- MSG_PAYLOAD: [\"0123456...\"]"))
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no cut payload trace after reload"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
 fn sl_reload_sends_sighup() {
     let server = Server::start_with_config("max_payload: 1000\n", &[]);

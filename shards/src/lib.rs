@@ -10,6 +10,7 @@
 //! - [`server`]: start-up (io_uring check, listeners, executors).
 //! - [`monitor`]: the HTTP monitor on the control shard; [`stats`] the counters it reads.
 //! - [`defaults`], [`options`]: every default, named after the nats-server option.
+//! - [`goquote`]: Go's `%q`, for log lines that quote bytes as nats-server does.
 //!
 //! # Threads
 //! One glommio executor per shard, pinned to a CPU of the process's affinity mask, each
@@ -18,6 +19,7 @@
 //! talk over one SPSC channel per ordered pair (see [`shard::mesh`]).
 
 pub mod defaults;
+pub mod goquote;
 pub mod monitor;
 pub mod nkey;
 pub mod options;

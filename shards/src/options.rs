@@ -37,6 +37,9 @@ pub struct Options {
     pub debug: bool,
     /// `trace` / `-V`.
     pub trace: bool,
+    /// `max_traced_msg_len` / `--max_traced_msg_len`: traced payloads longer than this are
+    /// cut and end in `...`; 0 traces them whole.
+    pub max_traced_msg_len: usize,
     /// Cluster name, when the config has a `cluster {}` block; shown in INFO.
     pub cluster_name: Option<String>,
     /// HTTP monitor host (`http: host:port`; defaults to `host`).
@@ -67,6 +70,7 @@ impl Default for Options {
             no_header_support: false,
             debug: false,
             trace: false,
+            max_traced_msg_len: 0,
             cluster_name: None,
             http_host: None,
             http_port: None,

@@ -45,7 +45,7 @@ pub struct TlsConfig {
 }
 
 /// Cipher suites Go's crypto/tls knows (tls.CipherSuites()).
-const SECURE_CIPHERS: &[&str] = &[
+pub(crate) const SECURE_CIPHERS: &[&str] = &[
     "TLS_AES_128_GCM_SHA256",
     "TLS_AES_256_GCM_SHA384",
     "TLS_CHACHA20_POLY1305_SHA256",
@@ -62,7 +62,7 @@ const SECURE_CIPHERS: &[&str] = &[
 ];
 
 /// tls.InsecureCipherSuites(): allowed only with `allow_insecure_cipher_suites`.
-const INSECURE_CIPHERS: &[&str] = &[
+pub(crate) const INSECURE_CIPHERS: &[&str] = &[
     "TLS_RSA_WITH_RC4_128_SHA",
     "TLS_RSA_WITH_3DES_EDE_CBC_SHA",
     "TLS_RSA_WITH_AES_128_CBC_SHA",
@@ -77,7 +77,7 @@ const INSECURE_CIPHERS: &[&str] = &[
     "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256",
 ];
 
-const CURVES: &[&str] = &[
+pub(crate) const CURVES: &[&str] = &[
     "SecP384r1MLKEM1024",
     "SecP256r1MLKEM768",
     "X25519MLKEM768",

@@ -28,6 +28,7 @@ use rustc_hash::FxHasher;
 
 use super::{MsgRef, Shard, SubKey, YieldNow};
 use crate::defaults::{FIRST_CLIENT_PING_INTERVAL, READ_BUFFER_SIZE};
+use crate::goquote;
 use crate::options::Options;
 use crate::protocol::errors::soft;
 use crate::protocol::info::{ConnectOpts, ServerInfo};
@@ -110,8 +111,38 @@ impl Conn {
         self.trace.set(on);
     }
 
-    fn prefix(&self) -> String {
+    /// `ip:port - cid:N`, the start of every line nats-server logs for a client.
+    pub(crate) fn prefix(&self) -> String {
         format!("{} - cid:{}", self.peer, self.cid)
+    }
+
+    /// `<-> [DELSUB sid]`: nats-server traces every subscription removal (UNSUB, the
+    /// auto-unsubscribe limit, the connection closing).
+    pub(crate) fn trace_delsub(&self, sid: &[u8]) {
+        if self.trace.get() {
+            trace!(
+                "{} - <-> [DELSUB {}]",
+                self.prefix(),
+                String::from_utf8_lossy(sid)
+            );
+        }
+    }
+
+    /// `<<- MSG_PAYLOAD: ["..."]` (`dir` `<<-` in, `->>` out) as nats-server's
+    /// `traceMsgInternal` writes it: nothing for an empty payload, and past `max` bytes
+    /// (when not 0) the first `max` bytes followed by `...`.
+    fn trace_payload(&self, dir: &str, payload: &[u8], max: usize) {
+        if payload.is_empty() {
+            return;
+        }
+        let mut q = String::with_capacity(payload.len().min(max.max(1)) + 8);
+        if max > 0 && payload.len() > max {
+            goquote::push_quoted_inner(&mut q, &payload[..max]);
+            q.push_str("...");
+        } else {
+            goquote::push_quoted_inner(&mut q, payload);
+        }
+        trace!("{} - {dir} MSG_PAYLOAD: [\"{q}\"]", self.prefix());
     }
 
     /// Queues bytes for the client and wakes the writer.
@@ -129,7 +160,7 @@ impl Conn {
     fn queue_err(&self, line: &[u8]) {
         if self.trace.get() {
             let text = String::from_utf8_lossy(&line[5..line.len() - 2]);
-            trace!("{} - \"->> [-ERR {}]\"", self.prefix(), text);
+            trace!("{} - ->> [-ERR {}]", self.prefix(), text);
         }
         self.queue(line);
     }
@@ -211,10 +242,11 @@ impl Conn {
         if self.trace.get() {
             let line_end = memchr::memchr(b'\r', &st.out[start..]).unwrap_or(0);
             trace!(
-                "{} - \"->> [{}]\"",
+                "{} - ->> [{}]",
                 self.prefix(),
                 String::from_utf8_lossy(&st.out[start..start + line_end])
             );
+            self.trace_payload("->>", body, opts.max_traced_msg_len);
         }
         if let Some(w) = st.writer.take() {
             w.wake();
@@ -344,8 +376,8 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
         }
         st.closed.push_back(info);
     }
-    let keys: Vec<SubKey> = conn.st.borrow_mut().subs.drain().map(|(_, k)| k).collect();
-    for k in keys {
+    let subs: Vec<(Box<[u8]>, SubKey)> = conn.st.borrow_mut().subs.drain().collect();
+    for &(_, k) in &subs {
         shard.remove_sub(k);
     }
     shard.st.borrow_mut().conns.remove(&cid);
@@ -366,6 +398,10 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
         conn.prefix(),
         reason.as_str()
     );
+    // nats-server traces the removal of each subscription after the close line.
+    for (sid, _) in &subs {
+        conn.trace_delsub(sid);
+    }
 }
 
 fn client_info(shard: &Shard, cid: u64, peer: &SocketAddr) -> ServerInfo {
@@ -502,7 +538,8 @@ fn fail(conn: &Conn, e: ProtoError) {
     conn.close(reason);
 }
 
-fn trace_in(conn: &Conn, op: &Op) {
+/// Traces an operation read from the client (`max_payload_trace`: `max_traced_msg_len`).
+fn trace_in(conn: &Conn, op: &Op, max_payload_trace: usize) {
     let (name, arg): (&str, Option<String>) = match op {
         Op::Connect(a) => ("CONNECT", Some(String::from_utf8_lossy(a).into_owned())),
         Op::Pub(pa) | Op::HPub(pa) => {
@@ -550,21 +587,17 @@ fn trace_in(conn: &Conn, op: &Op) {
         _ => return,
     };
     match arg {
-        Some(a) => trace!("{} - \"<<- [{} {}]\"", conn.prefix(), name, a),
-        None => trace!("{} - \"<<- [{}]\"", conn.prefix(), name),
+        Some(a) => trace!("{} - <<- [{} {}]", conn.prefix(), name, a),
+        None => trace!("{} - <<- [{}]", conn.prefix(), name),
     }
     if let Op::Pub(pa) | Op::HPub(pa) = op {
-        trace!(
-            "{} - \"<<- MSG_PAYLOAD: [{:?}]\"",
-            conn.prefix(),
-            String::from_utf8_lossy(pa.payload)
-        );
+        conn.trace_payload("<<-", pa.payload, max_payload_trace);
     }
 }
 
 fn send_ok(conn: &Conn) {
     if conn.trace.get() {
-        trace!("{} - \"->> [OK]\"", conn.prefix());
+        trace!("{} - ->> [OK]", conn.prefix());
     }
     conn.queue(b"+OK\r\n");
 }
@@ -572,7 +605,7 @@ fn send_ok(conn: &Conn) {
 /// Acts on one operation.
 fn handle_op(shard: &Rc<Shard>, conn: &Rc<Conn>, op: Op) -> Result<(), ProtoError> {
     if conn.trace.get() {
-        trace_in(conn, &op);
+        trace_in(conn, &op, shard.opts().max_traced_msg_len);
     }
     match op {
         Op::Connect(json) => handle_connect(shard, conn, json),
@@ -804,6 +837,7 @@ fn handle_unsub(shard: &Rc<Shard>, conn: &Rc<Conn>, sid: &[u8], max: Option<i64>
         }
     };
     if !keep {
+        conn.trace_delsub(sid);
         conn.st.borrow_mut().subs.remove(sid);
         shard.remove_sub(key);
     }
@@ -811,7 +845,7 @@ fn handle_unsub(shard: &Rc<Shard>, conn: &Rc<Conn>, sid: &[u8], max: Option<i64>
 
 fn handle_ping(shard: &Rc<Shard>, conn: &Rc<Conn>) {
     if conn.trace.get() {
-        trace!("{} - \"->> [PONG]\"", conn.prefix());
+        trace!("{} - ->> [PONG]", conn.prefix());
     }
     conn.queue(b"PONG\r\n");
     let send_info = {
@@ -1049,7 +1083,7 @@ fn ping_timer(shard: &Shard, conn: &Conn) {
     st.rtt_start = Some(now);
     drop(st);
     if conn.trace.get() {
-        trace!("{} - \"->> [PING]\"", conn.prefix());
+        trace!("{} - ->> [PING]", conn.prefix());
     }
     conn.queue(b"PING\r\n");
 }

@@ -386,6 +386,14 @@ impl Shard {
         }
         sub.delivered += 1;
         let done = sub.max > 0 && sub.delivered >= sub.max;
+        if done {
+            log::debug!(
+                "{} - Auto-unsubscribe limit of {} reached for sid '{}'",
+                sub.conn.prefix(),
+                sub.max,
+                String::from_utf8_lossy(&sub.sid)
+            );
+        }
         let ok = sub.conn.send_msg(&self.opts.borrow(), m, &sub.sid);
         if ok {
             stats::add(&self.local.out_msgs, 1);
@@ -399,6 +407,7 @@ impl Shard {
         if done {
             let conn = sub.conn.clone();
             let sid = sub.sid.clone();
+            conn.trace_delsub(&sid);
             conn.st.borrow_mut().subs.remove(&sid);
             self.remove_sub_locked(st, key);
         }
