@@ -82,6 +82,7 @@ fn main() {
     info!("  Version:  {}", shards::defaults::VERSION);
     info!("  Git:      [not set]");
     let host = opts.host.clone();
+    let plain_passwords = opts.auth.as_ref().is_some_and(|a| a.has_plain_passwords());
     let running = match shards::server::start(opts) {
         Ok(r) => r,
         Err(e) => {
@@ -96,6 +97,9 @@ fn main() {
             "Using configuration file: {f} {}",
             process::digest_suffix(f)
         );
+    }
+    if plain_passwords {
+        log::warn!("Plaintext passwords detected, use nkeys or bcrypt");
     }
     if let Some(p) = proc_opts.pid_file.as_deref().filter(|p| !p.is_empty()) {
         if let Err(e) = process::write_pid_file(p) {
