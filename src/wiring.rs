@@ -165,6 +165,9 @@ fn apply_config(o: &mut Options, lo: &mut LogOptions, c: &ConfigOptions) -> Resu
     if let Some(n) = c.max_closed_clients {
         o.max_closed_clients = n.max(0) as usize;
     }
+    if let Some(n) = c.max_sub_tokens {
+        o.max_sub_tokens = n as usize;
+    }
     if c.authorization.is_some() || c.no_auth_user.is_some() {
         o.auth = Some(Arc::new(auth_config(
             c.authorization.as_ref(),

@@ -290,3 +290,16 @@ fn permissions_survive_across_shards() {
         assert!(c.msgs_until_pong().is_empty());
     }
 }
+
+#[test]
+fn max_sub_tokens_is_a_permissions_violation() {
+    let s = Server::start_with_config("max_sub_tokens: 3\n", &[]);
+    let mut c = s.quiet();
+    c.send(b"SUB a.b.c.d 1\r\n");
+    expect_err_kept(
+        &mut c,
+        "Permissions Violation for Subscription to \"a.b.c.d\", too many tokens",
+    );
+    c.send(b"SUB a.b.c 2\r\nPUB a.b.c 1\r\nx\r\n");
+    assert_eq!(c.msgs_until_pong().len(), 1);
+}

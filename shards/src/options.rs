@@ -56,6 +56,8 @@ pub struct Options {
     /// Time a client has to send its CONNECT when authentication is required
     /// (`authorization.timeout`).
     pub auth_timeout: Duration,
+    /// Most tokens a subscription subject may have (`max_sub_tokens`); 0 = no limit.
+    pub max_sub_tokens: usize,
 }
 
 impl Default for Options {
@@ -83,6 +85,7 @@ impl Default for Options {
             max_closed_clients: DEFAULT_MAX_CLOSED_CLIENTS,
             auth: None,
             auth_timeout: AUTH_TIMEOUT,
+            max_sub_tokens: 0,
         }
     }
 }

@@ -983,6 +983,23 @@ fn handle_sub(
             sub_violation(conn, subject, queue, sid);
             return;
         }
+        let max_tokens = shard.shared.opts.max_sub_tokens;
+        if max_tokens > 0 && subject.split(|&b| b == b'.').count() > max_tokens {
+            drop(st);
+            let s = auth::go_quote(subject);
+            conn.queue_err(
+                format!(
+                    "-ERR 'Permissions Violation for Subscription to {s}, too many tokens'\r\n"
+                )
+                .as_bytes(),
+            );
+            error!(
+                "{} - Subscription Violation Too Many Tokens - Subject {s}, SID {}",
+                conn.prefix(),
+                String::from_utf8_lossy(sid)
+            );
+            return;
+        }
         if max_subs > 0 && st.subs.len() >= max_subs {
             drop(st);
             conn.queue_err(soft::MAX_SUBSCRIPTIONS);
