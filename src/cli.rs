@@ -73,9 +73,9 @@ const FLAGS: &[Flag] = &[
     f(&["max_traced_msg_len"], "max_traced_msg_len", Value, Yes),
     f(&["js", "jetstream"], "jetstream", Bool, NotYet),
     f(&["sd", "store_dir"], "store_dir", Value, NotYet),
-    f(&["user"], "user", Value, NotYet),
-    f(&["pass"], "pass", Value, NotYet),
-    f(&["auth"], "auth", Value, NotYet),
+    f(&["user"], "user", Value, Yes),
+    f(&["pass"], "pass", Value, Yes),
+    f(&["auth"], "auth", Value, Yes),
     f(&["tls"], "tls", Bool, NotYet),
     f(&["tlscert"], "tlscert", Value, NotYet),
     f(&["tlskey"], "tlskey", Value, NotYet),
@@ -122,6 +122,11 @@ Logging Options:
     -DVV                             Debug and verbose trace (traces system account as well)
         --log_size_limit <limit>     Logfile size limit (default: auto)
         --max_traced_msg_len <len>   Maximum printable length for traced messages (default: unlimited)
+
+Authorization Options:
+        --user <user>                User required for connections
+        --pass <password>            Password required for connections
+        --auth <token>               Authorization token required for connections
 
 Common Options:
     -h, --help                       Show this message

@@ -79,6 +79,11 @@ fn main() {
     info!("  Version:  {}", shards::defaults::VERSION);
     info!("  Git:      [not set]");
     let host = resolved.opts.host.clone();
+    let plain_passwords = resolved
+        .opts
+        .auth
+        .as_ref()
+        .is_some_and(|a| a.has_plain_passwords());
     let running = match shards::server::start(resolved.opts.clone()) {
         Ok(r) => r,
         Err(e) => {
@@ -93,6 +98,9 @@ fn main() {
             "Using configuration file: {f} {}",
             process::digest_suffix(f)
         );
+    }
+    if plain_passwords {
+        log::warn!("Plaintext passwords detected, use nkeys or bcrypt");
     }
     if let Some(p) = resolved
         .process

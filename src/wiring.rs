@@ -1,9 +1,15 @@
 //! From a parsed config file and the command line to the engine's [`Options`]: the config
 //! first, then every flag given on the command line overrides it (spec §3).
 
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
 use clap::ArgMatches;
+use shards::auth::{self as engine, AuthConfig, Secret};
 use shards::options::Options;
 
+use crate::config::auth as conf;
 use crate::config::ConfigOptions;
 use crate::logging::LogOptions;
 use crate::process::ProcessOptions;
@@ -22,9 +28,6 @@ fn refuse_unsupported(c: &ConfigOptions) -> Result<(), String> {
     let mut missing = Vec::new();
     if c.https_port.is_some() {
         missing.push("the HTTPS monitor (https/https_port)");
-    }
-    if c.authorization.is_some() || c.no_auth_user.is_some() {
-        missing.push("authorization");
     }
     if c.tls.is_some() {
         missing.push("tls");
@@ -118,6 +121,64 @@ fn positive(name: &str, v: i64) -> Result<usize, String> {
     usize::try_from(v).map_err(|_| format!("{name}: invalid value {v}"))
 }
 
+fn engine_perms(p: &conf::Permissions) -> engine::Permissions {
+    let list = |sp: &Option<conf::SubjectPermission>| {
+        sp.as_ref().map(|sp| engine::SubjectPermission {
+            allow: sp.allow.clone(),
+            deny: sp.deny.clone(),
+        })
+    };
+    engine::Permissions {
+        publish: list(&p.publish),
+        subscribe: list(&p.subscribe),
+        response: p
+            .allow_responses
+            .as_ref()
+            .map(|r| engine::ResponsePermission {
+                max_msgs: r.max_msgs,
+                // nats-server's negative expiry ("never") is a zero one here.
+                expires: if r.expires == Duration::MAX {
+                    Duration::ZERO
+                } else {
+                    r.expires
+                },
+            }),
+    }
+}
+
+/// The engine's authentication settings from `authorization {}` and `no_auth_user`.
+fn auth_config(a: Option<&conf::AuthorizationConfig>, no_auth_user: Option<&String>) -> AuthConfig {
+    let mut out = AuthConfig {
+        no_auth_user: no_auth_user.cloned(),
+        ..Default::default()
+    };
+    let Some(a) = a else { return out };
+    out.token = a.token.clone().map(Secret::new);
+    out.username = a.user.clone();
+    out.password = a.password.clone().map(Secret::new);
+    if let Some(users) = &a.users {
+        let mut by_name = HashMap::new();
+        let mut by_nkey = HashMap::new();
+        for u in users {
+            let entry = engine::User {
+                name: u.nkey.clone().unwrap_or_else(|| u.user.clone()),
+                password: u.password.clone().map(Secret::new),
+                permissions: u.permissions.as_ref().map(|p| Arc::new(engine_perms(p))),
+                allowed_connection_types: u.allowed_connection_types.clone(),
+            };
+            match &u.nkey {
+                Some(k) => by_nkey.insert(k.clone(), Arc::new(entry)),
+                None => by_name.insert(u.user.clone(), Arc::new(entry)),
+            };
+        }
+        // As nats-server: a `users` list (even of nkeys only, or empty) means users are
+        // configured; nkeys only when there is one.
+        out.users = Some(by_name);
+        out.nkeys = (!by_nkey.is_empty()).then_some(by_nkey);
+    }
+    out
+}
+
 /// Applies a config file's settings.
 fn apply_config(o: &mut Options, lo: &mut LogOptions, c: &ConfigOptions) -> Result<(), String> {
     refuse_unsupported(c)?;
@@ -173,6 +234,22 @@ fn apply_config(o: &mut Options, lo: &mut LogOptions, c: &ConfigOptions) -> Resu
     if let Some(n) = c.max_closed_clients {
         o.max_closed_clients = n.max(0) as usize;
     }
+    if let Some(n) = c.max_sub_tokens {
+        o.max_sub_tokens = n as usize;
+    }
+    if c.authorization.is_some() || c.no_auth_user.is_some() {
+        o.auth = Some(Arc::new(auth_config(
+            c.authorization.as_ref(),
+            c.no_auth_user.as_ref(),
+        )));
+    }
+    if let Some(t) = c.authorization.as_ref().and_then(|a| a.timeout) {
+        // nats-server takes 0 for "the default".
+        if t > 0.0 {
+            o.auth_timeout = Duration::try_from_secs_f64(t)
+                .map_err(|_| format!("authorization timeout: invalid value {t}"))?;
+        }
+    }
     if let Some(b) = c.debug {
         lo.debug = b;
     }
@@ -205,6 +282,33 @@ fn apply_config(o: &mut Options, lo: &mut LogOptions, c: &ConfigOptions) -> Resu
     }
     if let Some(n) = c.max_traced_msg_len {
         o.max_traced_msg_len = traced_len(n);
+    }
+    Ok(())
+}
+
+/// `--user`, `--pass` and `--auth` override the config's single user and token (AU-05); then
+/// the whole authentication setup is checked as nats-server checks it at start-up.
+fn apply_auth_flags(o: &mut Options, m: &ArgMatches) -> Result<(), String> {
+    let (user, pass, token) = (
+        flag_str(m, "user").filter(|s| !s.is_empty()),
+        flag_str(m, "pass").filter(|s| !s.is_empty()),
+        flag_str(m, "auth").filter(|s| !s.is_empty()),
+    );
+    if user.is_some() || pass.is_some() || token.is_some() {
+        let mut a = o.auth.as_deref().cloned().unwrap_or_default();
+        if let Some(u) = user {
+            a.username = Some(u.clone());
+        }
+        if let Some(p) = pass {
+            a.password = Some(Secret::new(p.clone()));
+        }
+        if let Some(t) = token {
+            a.token = Some(Secret::new(t.clone()));
+        }
+        o.auth = Some(Arc::new(a));
+    }
+    if let Some(a) = &o.auth {
+        a.validate()?;
     }
     Ok(())
 }
@@ -318,6 +422,7 @@ pub fn resolve(m: &ArgMatches) -> Result<Resolved, Vec<String>> {
     if let Some(d) = flag_str(m, "ports_file_dir") {
         po.ports_file_dir = Some(d.clone());
     }
+    apply_auth_flags(&mut o, m).map_err(one)?;
     o.debug = lo.debug;
     o.trace = lo.trace;
     Ok(Resolved {

@@ -2,6 +2,7 @@
 //! The nats-tpc engine: the NATS client protocol served thread-per-core on io_uring.
 //!
 //! # Layout
+//! - [`auth`]: client authentication at CONNECT and per-connection permissions.
 //! - [`protocol`]: parser, wire errors, INFO/CONNECT documents. No I/O.
 //! - [`subject`]: subject and wildcard rules.
 //! - [`sublist`]: the subscription index (token trie with a match cache).
@@ -18,6 +19,7 @@
 //! global (monitor and routes in later work). Shards share nothing on the hot path: they
 //! talk over one SPSC channel per ordered pair (see [`shard::mesh`]).
 
+pub mod auth;
 pub mod defaults;
 pub mod goquote;
 pub mod monitor;

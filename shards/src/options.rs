@@ -1,6 +1,9 @@
 //! Server options: what the command line and the config file resolve to.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::auth::AuthConfig;
 
 use crate::defaults::*;
 
@@ -50,6 +53,14 @@ pub struct Options {
     pub http_base_path: String,
     /// Closed connections kept for `/connz?state=closed` (`max_closed_clients`).
     pub max_closed_clients: usize,
+    /// Client authentication (`authorization {}`, `no_auth_user`, `--user`/`--pass`/`--auth`);
+    /// `None` when clients need not authenticate. One `Arc` so a reload can swap it whole.
+    pub auth: Option<Arc<AuthConfig>>,
+    /// Time a client has to send its CONNECT when authentication is required
+    /// (`authorization.timeout`).
+    pub auth_timeout: Duration,
+    /// Most tokens a subscription subject may have (`max_sub_tokens`); 0 = no limit.
+    pub max_sub_tokens: usize,
 }
 
 impl Default for Options {
@@ -76,6 +87,9 @@ impl Default for Options {
             http_port: None,
             http_base_path: String::new(),
             max_closed_clients: DEFAULT_MAX_CLOSED_CLIENTS,
+            auth: None,
+            auth_timeout: AUTH_TIMEOUT,
+            max_sub_tokens: 0,
         }
     }
 }

@@ -24,10 +24,13 @@ pub struct AuthorizationConfig {
     pub default_permissions: Option<Permissions>,
 }
 
-/// One entry of `users`.
+/// One entry of `users`: a user name (with a password), or an nkey.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct UserConfig {
+    /// Empty for an nkey user.
     pub user: String,
+    /// The public user nkey (`U...`) of an nkey user.
+    pub nkey: Option<String>,
     pub password: Option<String>,
     pub permissions: Option<Permissions>,
     /// Upper-cased (`STANDARD`, `WEBSOCKET`, ...); `None` allows all.
@@ -92,11 +95,20 @@ pub(crate) fn parse_top_level(it: &Item, r: &mut Report) -> Option<Authorization
             return None;
         }
         let mut seen = std::collections::HashSet::new();
-        for u in users {
+        for u in users.iter().filter(|u| u.nkey.is_none()) {
             if !seen.insert(u.user.as_str()) {
                 r.err(
                     &it.pos,
                     format_args!("Duplicate user {} detected", go_quote(&u.user)),
+                );
+                return None;
+            }
+        }
+        for k in users.iter().filter_map(|u| u.nkey.as_deref()) {
+            if !seen.insert(k) {
+                r.err(
+                    &it.pos,
+                    format_args!("Duplicate nkey {} detected", go_quote(k)),
                 );
                 return None;
             }
@@ -209,7 +221,7 @@ fn parse_users(it: &Item, r: &mut Report) -> Option<Vec<UserConfig>> {
             let v = &e.item;
             last = v;
             match e.lower.as_str() {
-                "nkey" => r.unsupported(&e.key, v),
+                "nkey" => u.nkey = r.str(v).map(String::from).or(u.nkey.take()),
                 "user" | "username" => name = r.str(v).map(String::from).or(name),
                 "pass" | "password" => u.password = r.str(v).map(String::from).or(u.password),
                 "permission" | "permissions" | "authorization" => {
@@ -228,16 +240,27 @@ fn parse_users(it: &Item, r: &mut Report) -> Option<Vec<UserConfig>> {
                 _ => r.unknown(&e.key, v),
             }
         }
-        match name {
-            Some(n) if !n.is_empty() => {
-                u.user = n;
+        let name = name.unwrap_or_default();
+        match u.nkey.as_deref().filter(|k| !k.is_empty()) {
+            None if name.is_empty() => {
+                r.err(&last.pos, "User entry requires a user");
+                return None;
+            }
+            None => {
+                u.nkey = None;
+                u.user = name;
                 users.push(u);
             }
-            _ => {
-                if um.get("nkey").is_none() {
-                    r.err(&last.pos, "User entry requires a user");
+            Some(k) => {
+                if !shards::auth::is_valid_public_user_key(k) {
+                    r.err(&last.pos, "Not a valid public nkey for a user");
                     return None;
                 }
+                if !name.is_empty() || u.password.as_deref().is_some_and(|p| !p.is_empty()) {
+                    r.err(&last.pos, "Nkey users do not take usernames or passwords");
+                    return None;
+                }
+                users.push(u);
             }
         }
     }

@@ -365,8 +365,11 @@ impl Monitor {
             "go": "nats-tpc",
             "host": o.host,
             "port": sh.port,
-            "max_connections": o.max_connections,
         });
+        if o.auth.as_ref().is_some_and(|a| a.required()) {
+            v["auth_required"] = json!(true);
+        }
+        v["max_connections"] = json!(o.max_connections);
         if o.max_subscriptions > 0 {
             v["max_subscriptions"] = json!(o.max_subscriptions);
         }
@@ -377,7 +380,7 @@ impl Monitor {
             "http_port": self.http_port,
             "http_base_path": o.http_base_path,
             "https_port": 0,
-            "auth_timeout": crate::defaults::AUTH_TIMEOUT.as_secs_f64(),
+            "auth_timeout": o.auth_timeout.as_secs_f64(),
             "max_control_line": o.max_control_line,
             "max_payload": o.max_payload,
             "max_pending": o.max_pending,
@@ -614,8 +617,8 @@ impl Monitor {
         let subs_detail = param(q, "subs") == Some("detail");
         let subs = subs_detail || parse_bool(q, "subs")?;
         let auth = parse_bool(q, "auth")?;
-        // Every client is in the global account and none has an authorized user until
-        // authentication exists: filters for another account or any user match nothing.
+        // Every client is in the global account (no accounts yet): a filter for another
+        // account matches nothing. `user` matches the authenticated user.
         let acc = param(q, "acc").filter(|a| !a.is_empty());
         let user = param(q, "user").filter(|u| !u.is_empty());
         let offset = parse_int(q, "offset", 0)?.max(0) as usize;
@@ -694,8 +697,8 @@ impl Monitor {
         }
         let total = conns.len();
         // nats-server filters by user after counting, so `total` keeps every connection.
-        if user.is_some() {
-            conns.clear();
+        if let Some(u) = user {
+            conns.retain(|c| c.user == u);
         }
         let page: Vec<Value> = conns
             .iter()
@@ -730,9 +733,6 @@ impl Monitor {
                 if let (Value::Object(a), Value::Object(b)) = (&mut v, rest) {
                     a.extend(b);
                 }
-                if auth {
-                    v["name_tag"] = json!("$G");
-                }
                 for (k, s) in [
                     ("name", &c.name),
                     ("lang", &c.lang),
@@ -742,6 +742,9 @@ impl Monitor {
                         v[k] = json!(s);
                     }
                 }
+                if auth && !c.user.is_empty() {
+                    v["authorized_user"] = json!(c.user);
+                }
                 if subs && !c.subs.is_empty() {
                     if subs_detail {
                         v["subscriptions_list_detail"] =
@@ -750,6 +753,9 @@ impl Monitor {
                         v["subscriptions_list"] =
                             Value::Array(c.subs.iter().map(|s| json!(s.subject)).collect());
                     }
+                }
+                if auth {
+                    v["name_tag"] = json!("$G");
                 }
                 v
             })

@@ -33,7 +33,8 @@ pub enum ProtoError {
     /// `-ERR` sent by the client.
     #[error("client sent -ERR")]
     ClientErr,
-    /// CONNECT naming an account.
+    /// Bad credentials, CONNECT naming an account, or another operation first when
+    /// authentication is required.
     #[error("authorization violation")]
     AuthViolation,
 }
@@ -55,6 +56,7 @@ pub enum CloseReason {
     BadClientProtocolVersion,
     NoRespondersRequiresHeaders,
     AuthenticationViolation,
+    AuthenticationTimeout,
     ServerShutdown,
 }
 
@@ -76,6 +78,7 @@ impl CloseReason {
             CloseReason::BadClientProtocolVersion => "Bad Client Protocol Version",
             CloseReason::NoRespondersRequiresHeaders => "No Responders Requires Headers",
             CloseReason::AuthenticationViolation => "Authentication Failure",
+            CloseReason::AuthenticationTimeout => "Authentication Timeout",
             CloseReason::ServerShutdown => "Server Shutdown",
         }
     }
@@ -125,4 +128,6 @@ pub mod soft {
     pub const MAX_SUBSCRIPTIONS: &[u8] = b"-ERR 'maximum subscriptions exceeded'\r\n";
     pub const MAX_CONNECTIONS: &[u8] = b"-ERR 'maximum connections exceeded'\r\n";
     pub const STALE_CONNECTION: &[u8] = b"-ERR 'Stale Connection'\r\n";
+    /// Sent before closing a client that did not CONNECT within the auth timeout.
+    pub const AUTH_TIMEOUT: &[u8] = b"-ERR 'Authentication Timeout'\r\n";
 }

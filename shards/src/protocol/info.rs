@@ -26,6 +26,8 @@ pub struct ServerInfo {
     #[serde(skip_serializing_if = "String::is_empty")]
     pub client_ip: String,
     #[serde(skip_serializing_if = "String::is_empty")]
+    pub nonce: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub cluster: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub connect_urls: Vec<String>,
@@ -76,6 +78,9 @@ pub struct ConnectOpts {
     pub user: String,
     pub pass: String,
     pub auth_token: String,
+    /// The nkey public key and its signature of the INFO nonce.
+    pub nkey: String,
+    pub sig: String,
     pub account: String,
     pub new_account: bool,
 }
@@ -95,6 +100,8 @@ impl Default for ConnectOpts {
             user: String::new(),
             pass: String::new(),
             auth_token: String::new(),
+            nkey: String::new(),
+            sig: String::new(),
             account: String::new(),
             new_account: false,
         }
@@ -142,7 +149,9 @@ impl ConnectOpts {
                 "auth_token" => self.auth_token = s(&v)?,
                 "account" => self.account = s(&v)?,
                 "new_account" => self.new_account = b(&v)?,
-                "nkey" | "jwt" | "sig" => {
+                "nkey" => self.nkey = s(&v)?,
+                "sig" => self.sig = s(&v)?,
+                "jwt" => {
                     s(&v)?;
                 }
                 _ => {}

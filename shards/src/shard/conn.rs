@@ -23,10 +23,12 @@ use futures_lite::future::{or, poll_fn};
 use futures_lite::{AsyncRead, AsyncWrite};
 use glommio::net::TcpStream;
 use glommio::timer::Timer;
-use log::{debug, trace};
+use log::{debug, error, trace};
 use rustc_hash::FxHasher;
 
 use super::{MsgRef, Shard, SubKey, YieldNow};
+use crate::auth::perms::{ConnPerms, SYS_QUEUE};
+use crate::auth::{self, AuthConfig, Authed, Verdict};
 use crate::defaults::{FIRST_CLIENT_PING_INTERVAL, READ_BUFFER_SIZE};
 use crate::goquote;
 use crate::options::Options;
@@ -93,6 +95,12 @@ pub struct ConnState {
     pub rtt: Duration,
     /// When the last server PING went out (for nats-server's RTT-driven first PING).
     pub rtt_start: Option<Instant>,
+    /// The authenticated user's permissions; `None` when unrestricted.
+    pub perms: Option<Box<ConnPerms>>,
+    /// The nonce sent in INFO for nkey signatures (empty when no nkey users exist).
+    pub nonce: String,
+    /// When the client is closed with `Authentication Timeout` if no CONNECT came.
+    pub auth_deadline: Option<Instant>,
 }
 
 /// A client connection.
@@ -103,6 +111,9 @@ pub struct Conn {
     pub st: RefCell<ConnState>,
     /// `-V`/`trace`, per connection so a reload can switch it without a shared read.
     trace: Cell<bool>,
+    /// Whether deliveries to this client record reply subjects (`allow_responses`), so the
+    /// delivery path borrows the state for that only when it must.
+    pub track_replies: Cell<bool>,
 }
 
 impl Conn {
@@ -157,7 +168,7 @@ impl Conn {
         }
     }
 
-    fn queue_err(&self, line: &[u8]) {
+    pub(crate) fn queue_err(&self, line: &[u8]) {
         if self.trace.get() {
             let text = String::from_utf8_lossy(&line[5..line.len() - 2]);
             trace!("{} - ->> [-ERR {}]", self.prefix(), text);
@@ -181,6 +192,23 @@ impl Conn {
         }
         if let Some(w) = st.pinger.take() {
             w.wake();
+        }
+    }
+
+    /// Whether this client's deny-subscribe list refuses a message on `subject` to its
+    /// subscription in `queue` (nats-server's `checkDenySub`).
+    pub fn delivery_denied(&self, subject: &[u8], queue: Option<&[u8]>) -> bool {
+        self.st
+            .borrow_mut()
+            .perms
+            .as_mut()
+            .is_some_and(|p| p.delivery_denied(subject, queue.unwrap_or(b"")))
+    }
+
+    /// Records a reply subject this client received, which `allow_responses` lets it answer.
+    pub fn track_reply(&self, reply: &[u8]) {
+        if let Some(p) = self.st.borrow_mut().perms.as_mut() {
+            p.track_reply(reply);
         }
     }
 
@@ -285,11 +313,17 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
     let fd = stream.as_raw_fd();
     let now = Instant::now();
+    let auth = opts.auth.as_deref().filter(|a| a.required());
+    let nonce = match auth {
+        Some(a) if a.nonce_required() => AuthConfig::new_nonce(),
+        _ => String::new(),
+    };
     let conn = Rc::new(Conn {
         cid,
         peer,
         fd,
         trace: Cell::new(opts.trace),
+        track_replies: Cell::new(false),
         st: RefCell::new(ConnState {
             out: Vec::new(),
             inflight: 0,
@@ -304,7 +338,13 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
             subs: FxMap::default(),
             pings_out: 0,
             last_in: now,
-            next_ping: now + first_ping_delay(&shard),
+            // Awaiting authentication, nothing but the deadline comes before CONNECT (which
+            // sets the first PING), as with nats-server's ping timer at accept.
+            next_ping: now
+                + match auth {
+                    Some(_) => opts.ping_interval,
+                    None => first_ping_delay(&shard),
+                },
             interest_need: 0,
             writer_done: false,
             done_waker: None,
@@ -316,6 +356,10 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
             last_activity: std::time::SystemTime::now(),
             rtt: Duration::ZERO,
             rtt_start: None,
+            perms: None,
+            nonce,
+            // The timer starts after INFO (and, with TLS, after the handshake), CL-04.
+            auth_deadline: auth.map(|_| now + opts.auth_timeout),
         }),
     });
     debug!(
@@ -325,7 +369,12 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
     );
 
     // INFO first (CL-01), then the max_connections check (CL-02).
-    conn.queue(&client_info(&shard, cid, &peer).to_line());
+    let mut info = client_info(&shard, cid, &peer);
+    if let Some(a) = auth {
+        info.auth_required = a.info_auth_required();
+        info.nonce = conn.st.borrow().nonce.clone();
+    }
+    conn.queue(&info.to_line());
     let counted = shared.num_clients.fetch_add(1, Ordering::Relaxed) < opts.max_connections;
     if !counted {
         shared.num_clients.fetch_sub(1, Ordering::Relaxed);
@@ -417,6 +466,7 @@ fn client_info(shard: &Shard, cid: u64, peer: &SocketAddr) -> ServerInfo {
         port: sh.port,
         headers: !opts.no_header_support,
         max_payload: opts.max_payload as i32,
+        auth_required: opts.auth.as_ref().is_some_and(|a| a.required()),
         client_id: cid,
         client_ip: peer.ip().to_string(),
         cluster: opts.cluster_name.clone().unwrap_or_default(),
@@ -431,6 +481,9 @@ async fn reader(shard: &Rc<Shard>, conn: &Rc<Conn>, stream: &Stream) {
     let mut buf = vec![0u8; MIN_READ_BUFFER];
     let (mut start, mut end) = (0usize, 0usize);
     let mut need = 1usize;
+    // nats-server's `expectConnect`: with authentication required, the first operation must
+    // be CONNECT (CL-04), unless a `no_auth_user` can stand in for it.
+    let mut awaiting_auth = shard.opts().auth.as_ref().is_some_and(|a| a.required());
     loop {
         if conn.is_closing() {
             return;
@@ -476,7 +529,34 @@ async fn reader(shard: &Rc<Shard>, conn: &Rc<Conn>, stream: &Stream) {
                 headers: conn.st.borrow().headers,
                 ..lim
             };
+            if awaiting_auth && start < end {
+                // Judged on the first byte, as nats-server's parser does.
+                if !matches!(buf[start], b'C' | b'c') && !implicit_connect(shard, conn) {
+                    fail(conn, ProtoError::AuthViolation);
+                    return;
+                }
+                awaiting_auth = false;
+            }
             match parser.parse(&buf[start..end], &lim) {
+                Ok(Parsed::Op {
+                    op: Op::Connect(json),
+                    consumed,
+                }) => {
+                    if conn.trace.get() {
+                        trace_in(conn, &Op::Connect(json), 0);
+                    }
+                    // May wait for a bcrypt comparison off the shard's thread; the bytes
+                    // after the CONNECT wait with it, so order holds.
+                    let res = handle_connect(shard, conn, json).await;
+                    start += consumed;
+                    if let Err(e) = res {
+                        fail(conn, e);
+                        return;
+                    }
+                    if conn.is_closing() {
+                        return;
+                    }
+                }
                 Ok(Parsed::Op { op, consumed }) => {
                     // Activity that makes a server PING unnecessary (nats-server's lastIn).
                     active |= matches!(
@@ -608,7 +688,8 @@ fn handle_op(shard: &Rc<Shard>, conn: &Rc<Conn>, op: Op) -> Result<(), ProtoErro
         trace_in(conn, &op, shard.opts().max_traced_msg_len);
     }
     match op {
-        Op::Connect(json) => handle_connect(shard, conn, json),
+        // The reader handles CONNECT itself (it may wait).
+        Op::Connect(_) => Ok(()),
         Op::Pub(pa) | Op::HPub(pa) => {
             let has_hdr = matches!(op, Op::HPub(_));
             handle_pub(shard, conn, &pa, has_hdr);
@@ -649,11 +730,43 @@ fn handle_op(shard: &Rc<Shard>, conn: &Rc<Conn>, op: Op) -> Result<(), ProtoErro
     }
 }
 
-fn handle_connect(shard: &Rc<Shard>, conn: &Rc<Conn>, json: &[u8]) -> Result<(), ProtoError> {
+/// CONNECT (spec §2.4, CL-04): options, authentication, then the checks that need both.
+async fn handle_connect(shard: &Rc<Shard>, conn: &Rc<Conn>, json: &[u8]) -> Result<(), ProtoError> {
+    let authed = match connect_begin(shard, conn, json)? {
+        None => None,
+        Some(Verdict::Ok(a)) => Some(a),
+        Some(Verdict::Denied) => return Err(auth_failed(conn)),
+        Some(Verdict::Bcrypt { hash, given, then }) => {
+            // Tens of milliseconds of hashing: on the shard's blocking thread, so the other
+            // clients of this shard are served meanwhile.
+            let ok = glommio::executor()
+                .spawn_blocking(move || auth::compare(&hash, &given))
+                .await;
+            if conn.is_closing() {
+                return Ok(());
+            }
+            if !ok {
+                return Err(auth_failed(conn));
+            }
+            Some(then)
+        }
+    };
+    connect_end(shard, conn, authed)
+}
+
+/// Applies the CONNECT options and decides on the credentials (`None` when the server
+/// requires no authentication: credentials are then ignored, as nats-server ignores them).
+fn connect_begin(
+    shard: &Rc<Shard>,
+    conn: &Rc<Conn>,
+    json: &[u8],
+) -> Result<Option<Verdict>, ProtoError> {
     // nats-server drops a connection's subscriptions on a second CONNECT (it may move the
     // client to another account), even when the account stays the same.
     let old: Vec<SubKey> = {
         let mut st = conn.st.borrow_mut();
+        // Like nats-server's auth timer, the deadline ends at CONNECT whatever follows.
+        st.auth_deadline = None;
         if st.connect_received {
             st.subs.drain().map(|(_, k)| k).collect()
         } else {
@@ -663,11 +776,29 @@ fn handle_connect(shard: &Rc<Shard>, conn: &Rc<Conn>, json: &[u8]) -> Result<(),
     for k in old {
         shard.remove_sub(k);
     }
+    let mut st = conn.st.borrow_mut();
+    st.opts.apply(json)?;
+    st.connect_received = true;
+    let opts = shard.opts();
+    st.headers = st.opts.headers && !opts.no_header_support;
+    let Some(a) = opts.auth.as_ref().filter(|a| a.required()) else {
+        return Ok(None);
+    };
+    let st = &mut *st;
+    Ok(Some(a.check(&mut st.opts, &st.nonce)))
+}
+
+/// The CONNECT checks after authentication, then `+OK`.
+fn connect_end(
+    shard: &Rc<Shard>,
+    conn: &Rc<Conn>,
+    authed: Option<Authed>,
+) -> Result<(), ProtoError> {
     let verbose = {
         let mut st = conn.st.borrow_mut();
-        st.opts.apply(json)?;
-        st.connect_received = true;
-        st.headers = st.opts.headers && !shard.opts().no_header_support;
+        if let Some(a) = authed {
+            set_perms(conn, &mut st, a);
+        }
         if !st.opts.account.is_empty() || st.opts.new_account {
             return Err(ProtoError::AuthViolation);
         }
@@ -689,6 +820,64 @@ fn handle_connect(shard: &Rc<Shard>, conn: &Rc<Conn>, json: &[u8]) -> Result<(),
     Ok(())
 }
 
+/// Installs what an authentication gave the connection (nats-server's `RegisterUser`).
+fn set_perms(conn: &Conn, st: &mut ConnState, a: Authed) {
+    st.perms = a.permissions.map(|p| Box::new(ConnPerms::new(&p)));
+    conn.track_replies
+        .set(st.perms.as_ref().is_some_and(|p| p.tracks_replies()));
+}
+
+/// Logs a failed authentication as nats-server does and returns the error that closes.
+fn auth_failed(conn: &Conn) -> ProtoError {
+    let who = match raw_auth_user(&conn.st.borrow().opts) {
+        "" => String::new(),
+        u if !conn.st.borrow().opts.nkey.is_empty() => format!(" - Nkey \"{u}\""),
+        "[REDACTED]" => " - Token \"[REDACTED]\"".to_string(),
+        u => format!(" - User \"{u}\""),
+    };
+    error!("{} - authentication error{who}", conn.prefix());
+    ProtoError::AuthViolation
+}
+
+/// The user `/connz?auth=true` shows (nats-server's `getRawAuthUser`).
+pub fn raw_auth_user(o: &crate::protocol::info::ConnectOpts) -> &str {
+    if !o.nkey.is_empty() {
+        &o.nkey
+    } else if !o.user.is_empty() {
+        &o.user
+    } else if !o.auth_token.is_empty() {
+        "[REDACTED]"
+    } else {
+        ""
+    }
+}
+
+/// A client whose first operation is not CONNECT, on a server with a `no_auth_user`: it is
+/// that user from now on (nats-server lets telnet demos work this way). False when it cannot
+/// be, and the connection must close.
+fn implicit_connect(shard: &Shard, conn: &Conn) -> bool {
+    let opts = shard.opts();
+    let Some(a) = opts.auth.as_ref() else {
+        return false;
+    };
+    if a.no_auth_user_for_implicit_connect().is_none() {
+        return false;
+    }
+    let mut st = conn.st.borrow_mut();
+    st.auth_deadline = None;
+    st.connect_received = true;
+    let st = &mut *st;
+    match a.check(&mut st.opts, &st.nonce) {
+        Verdict::Ok(authed) => {
+            set_perms(conn, st, authed);
+            true
+        }
+        // The user's password was copied into the options: a bcrypt hash never matches
+        // itself, so nats-server refuses this case, and so do we without hashing.
+        Verdict::Bcrypt { .. } | Verdict::Denied => false,
+    }
+}
+
 /// 2 s plus a random 0-20 %, as nats-server's `setFirstPingTimer`.
 fn first_ping_delay(shard: &Shard) -> Duration {
     let d = FIRST_CLIENT_PING_INTERVAL;
@@ -697,15 +886,19 @@ fn first_ping_delay(shard: &Shard) -> Duration {
 }
 
 fn handle_pub(shard: &Rc<Shard>, conn: &Rc<Conn>, pa: &PubArgs, has_hdr: bool) {
-    let (pedantic, verbose, echo, no_responders) = {
+    // Checked first by nats-server, before permissions are looked at (SJ-05).
+    let gateway_reply = subject::is_reserved_publish(pa.subject);
+    let (pedantic, verbose, echo, no_responders, allowed) = {
         let mut st = conn.st.borrow_mut();
         st.in_msgs += 1;
         st.in_bytes += pa.payload.len() as u64;
+        let allowed = gateway_reply || st.perms.as_mut().is_none_or(|p| p.pub_allowed(pa.subject));
         (
             st.opts.pedantic,
             st.opts.verbose,
             st.opts.echo,
             st.opts.no_responders,
+            allowed,
         )
     };
     crate::stats::add(&shard.local.in_msgs, 1);
@@ -713,21 +906,23 @@ fn handle_pub(shard: &Rc<Shard>, conn: &Rc<Conn>, pa: &PubArgs, has_hdr: bool) {
     if pedantic && !subject::is_valid_literal_subject(pa.subject) {
         conn.queue_err(soft::INVALID_PUBLISH_SUBJECT);
     }
-    if subject::is_reserved_publish(pa.subject) || subject::is_nrg(pa.subject) {
-        let line = format!(
-            "-ERR 'Permissions Violation for Publish to \"{}\"'\r\n",
-            String::from_utf8_lossy(pa.subject)
-        );
-        conn.queue_err(line.as_bytes());
+    if gateway_reply || !allowed || subject::is_nrg(pa.subject) {
+        // The message is dropped; the connection stays (AU-04).
+        pub_violation(conn, pa.subject);
         return;
     }
     let reply = pa.reply.unwrap_or(b"");
     if subject::is_reserved_reply(reply) {
         let line = format!(
-            "-ERR 'Permissions Violation for Publish with Reply of \"{}\"'\r\n",
-            String::from_utf8_lossy(reply)
+            "-ERR 'Permissions Violation for Publish with Reply of {}'\r\n",
+            auth::go_quote(reply)
         );
         conn.queue_err(line.as_bytes());
+        error!(
+            "{} - Publish Violation - Reply {}",
+            conn.prefix(),
+            auth::go_quote(reply)
+        );
         return;
     }
     if verbose {
@@ -754,6 +949,31 @@ fn handle_pub(shard: &Rc<Shard>, conn: &Rc<Conn>, pa: &PubArgs, has_hdr: bool) {
     if !delivered && no_responders && !reply.is_empty() {
         send_no_responders(shard, conn, pa.subject, reply);
     }
+}
+
+fn pub_violation(conn: &Conn, subj: &[u8]) {
+    let q = auth::go_quote(subj);
+    conn.queue_err(format!("-ERR 'Permissions Violation for Publish to {q}'\r\n").as_bytes());
+    error!("{} - Publish Violation - Subject {q}", conn.prefix());
+}
+
+fn sub_violation(conn: &Conn, subj: &[u8], queue: Option<&[u8]>, sid: &[u8]) {
+    let (s, sid) = (auth::go_quote(subj), String::from_utf8_lossy(sid));
+    let (line, log) = match queue {
+        None => (
+            format!("-ERR 'Permissions Violation for Subscription to {s}'\r\n"),
+            format!("Subscription Violation - Subject {s}, SID {sid}"),
+        ),
+        Some(q) => {
+            let q = auth::go_quote(q);
+            (
+                format!("-ERR 'Permissions Violation for Subscription to {s} using queue {q}'\r\n"),
+                format!("Subscription Violation - Subject {s}, Queue: {q}, SID {sid}"),
+            )
+        }
+    };
+    conn.queue_err(line.as_bytes());
+    error!("{} - {log}", conn.prefix());
 }
 
 /// DS-05: the 503 status to a requester's own reply subscription.
@@ -791,8 +1011,38 @@ fn handle_sub(
     sid: &[u8],
 ) {
     let max_subs = shard.opts().max_subscriptions;
+    let mut deny_check = false;
     let (verbose, exists) = {
-        let st = conn.st.borrow();
+        let mut st = conn.st.borrow_mut();
+        // Permissions first, as nats-server checks them; `_sys_` is refused to everyone.
+        let allowed = queue != Some(SYS_QUEUE)
+            && st.perms.as_mut().is_none_or(|p| {
+                let ok = p.can_subscribe(subject, queue);
+                deny_check = ok && p.needs_delivery_check(subject, queue.is_some());
+                ok
+            });
+        if !allowed {
+            drop(st);
+            sub_violation(conn, subject, queue, sid);
+            return;
+        }
+        let max_tokens = shard.opts().max_sub_tokens;
+        if max_tokens > 0 && subject.split(|&b| b == b'.').count() > max_tokens {
+            drop(st);
+            let s = auth::go_quote(subject);
+            conn.queue_err(
+                format!(
+                    "-ERR 'Permissions Violation for Subscription to {s}, too many tokens'\r\n"
+                )
+                .as_bytes(),
+            );
+            error!(
+                "{} - Subscription Violation Too Many Tokens - Subject {s}, SID {}",
+                conn.prefix(),
+                String::from_utf8_lossy(sid)
+            );
+            return;
+        }
         if max_subs > 0 && st.subs.len() >= max_subs {
             drop(st);
             conn.queue_err(soft::MAX_SUBSCRIPTIONS);
@@ -801,7 +1051,7 @@ fn handle_sub(
         (st.opts.verbose, st.subs.contains_key(sid))
     };
     if !exists {
-        match shard.add_sub(conn, sid, subject, queue) {
+        match shard.add_sub(conn, sid, subject, queue, deny_check) {
             Some(key) => {
                 conn.st.borrow_mut().subs.insert(sid.into(), key);
             }
@@ -889,7 +1139,12 @@ enum Wake {
 /// flush. Ends when the connection closes.
 async fn pinger(shard: Rc<Shard>, conn: Rc<Conn>) {
     loop {
-        let next = conn.st.borrow().next_ping;
+        let (next, auth_deadline) = {
+            let st = conn.st.borrow();
+            (st.next_ping, st.auth_deadline)
+        };
+        // Before CONNECT the authentication deadline may come first.
+        let next = auth_deadline.map_or(next, |d| d.min(next));
         let closed = or(
             async {
                 Timer::new(next.saturating_duration_since(Instant::now())).await;
@@ -907,6 +1162,17 @@ async fn pinger(shard: Rc<Shard>, conn: Rc<Conn>) {
         )
         .await;
         if closed {
+            return;
+        }
+        if conn
+            .st
+            .borrow()
+            .auth_deadline
+            .is_some_and(|d| Instant::now() >= d)
+        {
+            debug!("{} - Authentication Timeout", conn.prefix());
+            conn.queue_err(soft::AUTH_TIMEOUT);
+            conn.close(CloseReason::AuthenticationTimeout);
             return;
         }
         // CONNECT may have moved the deadline while we slept.

@@ -53,6 +53,8 @@ pub struct ConnInfo {
     pub name: String,
     pub lang: String,
     pub version: String,
+    /// The authenticated user, nkey or `[REDACTED]` token (`authorized_user`).
+    pub user: String,
     pub subs: Vec<SubInfo>,
     /// For closed connections: when and why.
     pub stop: Option<SystemTime>,
@@ -116,6 +118,7 @@ impl Shard {
             name: st.opts.name.clone(),
             lang: st.opts.lang.clone(),
             version: st.opts.version.clone(),
+            user: super::conn::raw_auth_user(&st.opts).to_string(),
             subs: Vec::new(),
             stop: None,
             reason: None,

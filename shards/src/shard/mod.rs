@@ -150,6 +150,9 @@ pub struct Sub {
     pub queue: Option<Bytes>,
     /// Auto-unsubscribe after this many deliveries (0 = never).
     pub max: u64,
+    /// Whether deliveries are checked against the owner's deny-subscribe list: a wildcard or
+    /// queue subscription that overlaps a denied subject (AU-04).
+    pub deny_check: bool,
     pub delivered: u64,
 }
 
@@ -314,6 +317,7 @@ impl Shard {
         sid: &[u8],
         subject: &[u8],
         queue: Option<&[u8]>,
+        deny_check: bool,
     ) -> Option<SubKey> {
         let mut st = self.st.borrow_mut();
         let st = &mut *st;
@@ -331,6 +335,7 @@ impl Shard {
             queue: queue.clone(),
             max: 0,
             delivered: 0,
+            deny_check,
         });
         if self.multi() {
             let count = st
@@ -384,6 +389,9 @@ impl Shard {
         if sub.max > 0 && sub.delivered >= sub.max {
             return false;
         }
+        if sub.deny_check && sub.conn.delivery_denied(m.subject, sub.queue.as_deref()) {
+            return false;
+        }
         sub.delivered += 1;
         let done = sub.max > 0 && sub.delivered >= sub.max;
         if done {
@@ -395,6 +403,9 @@ impl Shard {
             );
         }
         let ok = sub.conn.send_msg(&self.opts.borrow(), m, &sub.sid);
+        if ok && !m.reply.is_empty() && sub.conn.track_replies.get() {
+            sub.conn.track_reply(m.reply);
+        }
         if ok {
             stats::add(&self.local.out_msgs, 1);
             let len = if m.has_hdr && sub.conn.st.borrow().headers {
