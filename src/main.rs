@@ -82,6 +82,11 @@ fn main() {
     info!("  Version:  {}", shards::defaults::VERSION);
     info!("  Git:      [not set]");
     let host = opts.host.clone();
+    let tls_mode = opts.tls.as_ref().map(|t| {
+        // "TLS Handshake First" without a fallback delay overrides allow_non_tls.
+        let first_only = t.handshake_first && t.handshake_first_fallback.is_none();
+        (opts.allow_non_tls && !first_only, first_only)
+    });
     let running = match shards::server::start(opts) {
         Ok(r) => r,
         Err(e) => {
@@ -104,7 +109,12 @@ fn main() {
         }
     }
     if let Some(m) = running.monitor_addr {
-        info!("Starting http monitor on {}", host_port_str(&m));
+        let scheme = if running.monitor_https {
+            "https"
+        } else {
+            "http"
+        };
+        info!("Starting {scheme} monitor on {}", host_port_str(&m));
     }
     info!(
         "Listening for client connections on {}",
@@ -114,9 +124,28 @@ fn main() {
             format!("{}:{}", host, running.client_addr.port())
         }
     );
+    if let Some((available, first_only)) = tls_mode {
+        if available {
+            info!("TLS available for client connections");
+        } else {
+            info!("TLS required for client connections");
+        }
+        if first_only {
+            log::warn!(
+                "Clients that are not using \"TLS Handshake First\" option will fail to connect"
+            );
+        }
+    }
     info!("Server is ready");
-    let ports_file =
-        process::PortsFile::write(&proc_opts, running.client_addr, running.monitor_addr);
+    let ports_file = process::PortsFile::write(
+        &proc_opts,
+        running.client_addr,
+        running.monitor_addr,
+        process::Schemes {
+            tls: tls_mode.is_some_and(|(available, _)| !available),
+            https: running.monitor_https,
+        },
+    );
     log::debug!("Running {} shards", running.shards);
     let code = signals::wait();
     info!("Initiating Shutdown...");

@@ -56,6 +56,8 @@ pub enum CloseReason {
     NoRespondersRequiresHeaders,
     AuthenticationViolation,
     ServerShutdown,
+    /// The TLS handshake failed or timed out, or the client certificate is not pinned.
+    TlsHandshakeError,
 }
 
 impl CloseReason {
@@ -77,6 +79,7 @@ impl CloseReason {
             CloseReason::NoRespondersRequiresHeaders => "No Responders Requires Headers",
             CloseReason::AuthenticationViolation => "Authentication Failure",
             CloseReason::ServerShutdown => "Server Shutdown",
+            CloseReason::TlsHandshakeError => "TLS Handshake Failure",
         }
     }
 }
@@ -117,6 +120,10 @@ impl ProtoError {
         }
     }
 }
+
+/// Sent in plaintext when a client on a TLS-required port has not started its handshake
+/// within `tls.timeout` (spec CL-03); the connection is then closed.
+pub const TLS_REQUIRED: &[u8] = b"-ERR 'Secure Connection - TLS Required'\r\n";
 
 /// `-ERR` lines that do not close the connection.
 pub mod soft {

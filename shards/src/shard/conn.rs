@@ -13,19 +13,19 @@ use std::hash::BuildHasherDefault;
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
-use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 use futures_lite::future::{or, poll_fn};
-use futures_lite::{AsyncRead, AsyncWrite};
 use glommio::net::TcpStream;
 use glommio::timer::Timer;
 use log::{debug, trace};
 use rustc_hash::FxHasher;
 
+use super::handshake::{self, Established, InfoLines, TlsConnInfo};
+use super::stream::{read_some, write_all, Shared as SharedStream, Stream};
 use super::{MsgRef, Shard, SubKey, YieldNow};
 use crate::defaults::{FIRST_CLIENT_PING_INTERVAL, READ_BUFFER_SIZE};
 use crate::options::Options;
@@ -92,6 +92,8 @@ pub struct ConnState {
     pub rtt: Duration,
     /// When the last server PING went out (for nats-server's RTT-driven first PING).
     pub rtt_start: Option<Instant>,
+    /// What the TLS handshake negotiated, for TLS connections.
+    pub tls: Option<Box<TlsConnInfo>>,
 }
 
 /// A client connection.
@@ -104,8 +106,14 @@ pub struct Conn {
 }
 
 impl Conn {
-    fn prefix(&self) -> String {
+    /// The log line prefix, `ip:port - cid:N`.
+    pub(super) fn prefix(&self) -> String {
         format!("{} - cid:{}", self.peer, self.cid)
+    }
+
+    /// Whether the protocol is traced (`-V`).
+    pub(super) fn trace(&self) -> bool {
+        self.trace
     }
 
     /// Queues bytes for the client and wakes the writer.
@@ -217,25 +225,6 @@ impl Conn {
     }
 }
 
-/// A half of the socket for one task. Both halves borrow the stream only inside `poll_*`,
-/// never across an await, so one `RefCell` suffices.
-type Stream = Rc<RefCell<TcpStream>>;
-
-async fn read_some(stream: &Stream, buf: &mut [u8]) -> io::Result<usize> {
-    poll_fn(|cx| Pin::new(&mut *stream.borrow_mut()).poll_read(cx, buf)).await
-}
-
-async fn write_all(stream: &Stream, mut buf: &[u8]) -> io::Result<()> {
-    while !buf.is_empty() {
-        let n = poll_fn(|cx| Pin::new(&mut *stream.borrow_mut()).poll_write(cx, buf)).await?;
-        if n == 0 {
-            return Err(io::ErrorKind::WriteZero.into());
-        }
-        buf = &buf[n..];
-    }
-    Ok(())
-}
-
 /// Serves one accepted client connection until it closes.
 pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
     let shared = shard.shared.clone();
@@ -278,6 +267,7 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
             last_activity: std::time::SystemTime::now(),
             rtt: Duration::ZERO,
             rtt_start: None,
+            tls: None,
         }),
     });
     debug!(
@@ -286,9 +276,17 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
         shard.id
     );
 
-    // INFO first (CL-01), then the max_connections check (CL-02).
-    conn.queue(&client_info(&shard, cid, &peer).to_line());
+    // INFO first (CL-01), then the max_connections check (CL-02). With TLS, INFO goes out
+    // as part of the handshake sequence instead, unless the client is refused anyway.
+    let info = client_info(&shard, cid, &peer);
+    let tls = match &opts.tls {
+        Some(_) => shared.tls.get(),
+        None => None,
+    };
     let counted = shared.num_clients.fetch_add(1, Ordering::Relaxed) < opts.max_connections;
+    if !counted || tls.is_none() {
+        conn.queue(&info.to_line());
+    }
     if !counted {
         shared.num_clients.fetch_sub(1, Ordering::Relaxed);
         conn.queue_err(soft::MAX_CONNECTIONS);
@@ -301,13 +299,46 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
         shard.publish_stats();
     }
 
-    let stream: Stream = Rc::new(RefCell::new(stream));
-    glommio::spawn_local(writer(shard.clone(), conn.clone(), stream.clone())).detach();
-    glommio::spawn_local(pinger(shard.clone(), conn.clone())).detach();
+    let established = match (&tls, &opts.tls) {
+        (Some(cfg), Some(o)) if counted => {
+            let lines = InfoLines {
+                normal: info.to_line(),
+                tls_first: ServerInfo {
+                    tls_required: true,
+                    ..info.clone()
+                }
+                .to_line(),
+            };
+            handshake::establish(&conn, stream, cfg, o, opts.allow_non_tls, lines).await
+        }
+        _ => Ok(Established {
+            stream: Stream::Plain(stream),
+            tls: None,
+            info: None,
+        }),
+    };
+    match established {
+        Ok(est) => {
+            if let Some(line) = est.info {
+                conn.queue(&line);
+            }
+            conn.st.borrow_mut().tls = est.tls.map(Box::new);
+            let stream: SharedStream = Rc::new(RefCell::new(est.stream));
+            glommio::spawn_local(writer(shard.clone(), conn.clone(), stream.clone())).detach();
+            glommio::spawn_local(pinger(shard.clone(), conn.clone())).detach();
+            if counted {
+                reader(&shard, &conn, &stream).await;
+                // The reader may stop mid-batch (an error after some publishes).
+                shard.flush_staged();
+            }
+        }
+        Err(reason) => {
+            // The socket is already closed; no writer ever ran.
+            conn.close(reason);
+            conn.st.borrow_mut().writer_done = true;
+        }
+    }
     if counted {
-        reader(&shard, &conn, &stream).await;
-        // The reader may stop mid-batch (an error after some publishes).
-        shard.flush_staged();
         shared.num_clients.fetch_sub(1, Ordering::Relaxed);
     }
     // Wait for the writer's shutdown before cleaning up, so every queued byte had its chance.
@@ -373,6 +404,10 @@ fn client_info(shard: &Shard, cid: u64, peer: &SocketAddr) -> ServerInfo {
         host: sh.opts.host.clone(),
         port: sh.port,
         headers: !sh.opts.no_header_support,
+        // nats-server: tls_required unless allow_non_tls, which says tls_available instead.
+        tls_required: sh.opts.tls.is_some() && !sh.opts.allow_non_tls,
+        tls_verify: sh.opts.tls.as_ref().is_some_and(|t| t.verify),
+        tls_available: sh.opts.tls.is_some() && sh.opts.allow_non_tls,
         max_payload: sh.opts.max_payload as i32,
         client_id: cid,
         client_ip: peer.ip().to_string(),
@@ -381,7 +416,7 @@ fn client_info(shard: &Shard, cid: u64, peer: &SocketAddr) -> ServerInfo {
     }
 }
 
-async fn reader(shard: &Rc<Shard>, conn: &Rc<Conn>, stream: &Stream) {
+async fn reader(shard: &Rc<Shard>, conn: &Rc<Conn>, stream: &SharedStream) {
     let opts = &shard.shared.opts;
     let mut parser = Parser::default();
     // Idle connections keep a small buffer; one whose reads fill it gets a bigger one, up
@@ -861,8 +896,9 @@ async fn pinger(shard: Rc<Shard>, conn: Rc<Conn>) {
     }
 }
 
-async fn writer(shard: Rc<Shard>, conn: Rc<Conn>, stream: Stream) {
+async fn writer(shard: Rc<Shard>, conn: Rc<Conn>, stream: SharedStream) {
     let opts = &shard.shared.opts;
+    let tls = stream.borrow().is_tls();
     let mut spare: Vec<u8> = Vec::new();
     loop {
         let wake = poll_fn(|cx| {
@@ -891,7 +927,7 @@ async fn writer(shard: Rc<Shard>, conn: Rc<Conn>, stream: Stream) {
             st.inflight = spare.len();
             st.writer = None;
         }
-        let res = flush(&conn, &stream, &spare, opts.write_deadline).await;
+        let res = flush(&conn, &stream, tls, &spare, opts.write_deadline).await;
         spare.clear();
         if spare.capacity() > 4 * READ_BUFFER_SIZE {
             spare = Vec::new();
@@ -926,11 +962,22 @@ async fn writer(shard: Rc<Shard>, conn: Rc<Conn>, stream: Stream) {
             Vec::new()
         }
     };
-    if !last.is_empty() {
-        let _ = or(write_all(&stream, &last), async {
-            Timer::new(CLOSE_FLUSH_DEADLINE).await;
-            Ok(())
-        })
+    if !last.is_empty() || tls {
+        let _ = or(
+            async {
+                write_all(&stream, &last).await?;
+                if tls {
+                    // Ends the TLS session properly, after the last bytes.
+                    stream.borrow_mut().send_close_notify();
+                    write_all(&stream, &[]).await?;
+                }
+                io::Result::Ok(())
+            },
+            async {
+                Timer::new(CLOSE_FLUSH_DEADLINE).await;
+                Ok(())
+            },
+        )
         .await;
     }
     // Wakes the reader out of its read and tells the client we are done.
@@ -954,10 +1001,16 @@ enum FlushResult {
 
 /// One write of everything queued, bounded by `write_deadline`, abandoned if the connection
 /// is closed meanwhile (a slow consumer detected by a publisher).
-async fn flush(conn: &Conn, stream: &Stream, mut data: &[u8], deadline: Duration) -> FlushResult {
+async fn flush(
+    conn: &Conn,
+    stream: &SharedStream,
+    tls: bool,
+    mut data: &[u8],
+    deadline: Duration,
+) -> FlushResult {
     // Fast path: the socket usually takes everything at once, and then no deadline timer is
-    // needed at all.
-    while !data.is_empty() {
+    // needed at all. TLS bytes go through rustls, always on the path below.
+    while !tls && !data.is_empty() {
         // SAFETY: sends from a live buffer on a socket we own; MSG_DONTWAIT never blocks.
         let n = unsafe {
             libc::send(

@@ -18,7 +18,9 @@
 
 pub mod conn;
 pub mod control;
+pub mod handshake;
 pub mod mesh;
+pub mod stream;
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -67,6 +69,8 @@ pub struct Shared {
     pub stats: Vec<crate::stats::ShardStats>,
     /// When the server started.
     pub start: std::time::SystemTime,
+    /// The TLS configurations in force (client and HTTPS monitor), when `tls` is set.
+    pub tls: crate::tls::TlsSwap,
 }
 
 /// A message as the delivery code sees it, wherever it came from.
