@@ -419,7 +419,8 @@ impl Monitor {
             "http_host": self.http_host,
             "http_port": if self.https { 0 } else { self.http_port },
             "http_base_path": o.http_base_path,
-            "https_port": if self.https { self.http_port } else { 0 },
+            // As configured, like nats-server (-1 stays -1).
+            "https_port": o.https_port.unwrap_or(0),
             // nats-server: with TLS the auth timeout defaults to the TLS timeout plus 1 s.
             "auth_timeout": match &o.tls {
                 Some(t) => t.timeout.as_secs_f64() + 1.0,
@@ -787,6 +788,27 @@ impl Monitor {
                 ] {
                     if !s.is_empty() {
                         v[k] = json!(s);
+                    }
+                }
+                if let Some(t) = &c.tls {
+                    v["tls_version"] = json!(t.version);
+                    v["tls_cipher_suite"] = json!(t.cipher);
+                    if auth && !t.peer_certs.is_empty() {
+                        v["tls_peer_certs"] = Value::Array(
+                            t.peer_certs
+                                .iter()
+                                .map(|p| {
+                                    json!({
+                                        "subject": p.subject,
+                                        "spki_sha256": p.spki_sha256,
+                                        "cert_sha256": p.cert_sha256,
+                                    })
+                                })
+                                .collect(),
+                        );
+                    }
+                    if t.first {
+                        v["tls_first"] = json!(true);
                     }
                 }
                 if subs && !c.subs.is_empty() {

@@ -80,9 +80,7 @@ fn decode_string(tag: u8, content: &[u8]) -> Option<String> {
             if !chunks.remainder().is_empty() {
                 return None;
             }
-            let units: Vec<u16> = chunks
-                .map(|c| u16::from_be_bytes([c[0], c[1]]))
-                .collect();
+            let units: Vec<u16> = chunks.map(|c| u16::from_be_bytes([c[0], c[1]])).collect();
             String::from_utf16(&units).ok()
         }
         _ => None,
@@ -533,6 +531,9 @@ mod tests {
         assert!(parse_dn("=x,").is_none());
         assert!(parse_dn("CN=a\\4").is_none());
         // A trailing backslash is dropped, as in nats-server.
-        assert_eq!(parse_dn("CN=a\\").unwrap().0, vec![vec![("CN".into(), "a".into())]]);
+        assert_eq!(
+            parse_dn("CN=a\\").unwrap().0,
+            vec![vec![("CN".into(), "a".into())]]
+        );
     }
 }
