@@ -62,7 +62,7 @@ const FLAGS: &[Flag] = &[
     f(&["v", "version"], "version", Bool, Yes),
     f(&["P", "pid"], "pid", Value, Yes),
     f(&["m", "http_port"], "http_port", Value, Yes),
-    f(&["ms", "https_port"], "https_port", Value, NotYet),
+    f(&["ms", "https_port"], "https_port", Value, Yes),
     f(&["t"], "test_config", Bool, Yes),
     f(&["sl", "signal"], "signal", Value, Yes),
     f(&["client_advertise"], "client_advertise", Value, NotYet),
@@ -76,11 +76,11 @@ const FLAGS: &[Flag] = &[
     f(&["user"], "user", Value, Yes),
     f(&["pass"], "pass", Value, Yes),
     f(&["auth"], "auth", Value, Yes),
-    f(&["tls"], "tls", Bool, NotYet),
-    f(&["tlscert"], "tlscert", Value, NotYet),
-    f(&["tlskey"], "tlskey", Value, NotYet),
-    f(&["tlsverify"], "tlsverify", Bool, NotYet),
-    f(&["tlscacert"], "tlscacert", Value, NotYet),
+    f(&["tls"], "tls", Bool, Yes),
+    f(&["tlscert"], "tlscert", Value, Yes),
+    f(&["tlskey"], "tlskey", Value, Yes),
+    f(&["tlsverify"], "tlsverify", Bool, Yes),
+    f(&["tlscacert"], "tlscacert", Value, Yes),
     f(&["routes"], "routes", Value, NotYet),
     f(&["cluster", "cluster_listen"], "cluster", Value, NotYet),
     f(&["cluster_name"], "cluster_name", Value, NotYet),
@@ -102,6 +102,7 @@ Server Options:
         --server_name <server_name>  Server name (default: auto)
     -P, --pid <file>                 File to store PID
     -m, --http_port <port>           Use port for http monitoring
+    -ms,--https_port <port>          Use port for https monitoring
     -c, --config <file>              Configuration file
     -t                               Test configuration and exit
     -sl,--signal <signal>[=<pid>]    Send signal to nats-server process (ldm, stop, quit, term, reopen, reload)
@@ -127,6 +128,13 @@ Authorization Options:
         --user <user>                User required for connections
         --pass <password>            Password required for connections
         --auth <token>               Authorization token required for connections
+
+TLS Options:
+        --tls                        Enable TLS, do not verify clients (default: false)
+        --tlscert <file>             Server certificate file
+        --tlskey <file>              Private key for server certificate
+        --tlsverify                  Enable TLS, verify client certificates
+        --tlscacert <file>           Client certificate CA for verification
 
 Common Options:
     -h, --help                       Show this message

@@ -84,6 +84,11 @@ fn main() {
         .auth
         .as_ref()
         .is_some_and(|a| a.has_plain_passwords());
+    let tls_mode = resolved.opts.tls.as_ref().map(|t| {
+        // "TLS Handshake First" without a fallback delay overrides allow_non_tls.
+        let first_only = t.handshake_first && t.handshake_first_fallback.is_none();
+        (resolved.opts.allow_non_tls && !first_only, first_only)
+    });
     let running = match shards::server::start(resolved.opts.clone()) {
         Ok(r) => r,
         Err(e) => {
@@ -114,7 +119,12 @@ fn main() {
         }
     }
     if let Some(m) = running.monitor_addr {
-        info!("Starting http monitor on {}", host_port_str(&m));
+        let scheme = if running.monitor_https {
+            "https"
+        } else {
+            "http"
+        };
+        info!("Starting {scheme} monitor on {}", host_port_str(&m));
     }
     info!(
         "Listening for client connections on {}",
@@ -124,16 +134,40 @@ fn main() {
             format!("{}:{}", host, running.client_addr.port())
         }
     );
+    if let Some((available, first_only)) = tls_mode {
+        if available {
+            info!("TLS available for client connections");
+        } else {
+            info!("TLS required for client connections");
+        }
+        if first_only {
+            log::warn!(
+                "Clients that are not using \"TLS Handshake First\" option will fail to connect"
+            );
+        }
+    }
     info!("Server is ready");
-    let ports_file =
-        process::PortsFile::write(&resolved.process, running.client_addr, running.monitor_addr);
+    let schemes = process::Schemes {
+        tls: tls_mode.is_some_and(|(available, _)| !available),
+        https: running.monitor_https,
+    };
+    let ports_file = process::PortsFile::write(
+        &resolved.process,
+        running.client_addr,
+        running.monitor_addr,
+        schemes,
+    );
     *PORTS_FILE.lock().unwrap_or_else(|e| e.into_inner()) = ports_file;
+    let _ = SCHEMES.set(schemes);
     log::debug!("Running {} shards", running.shards);
     serve_signals(&m, resolved, Arc::new(running));
 }
 
 /// The ports file, removed by whichever thread ends the process.
 static PORTS_FILE: Mutex<Option<process::PortsFile>> = Mutex::new(None);
+
+/// The URL schemes the ports file uses, for rewriting it after a reload.
+static SCHEMES: std::sync::OnceLock<process::Schemes> = std::sync::OnceLock::new();
 
 /// Ends the process as nats-server's `Shutdown` does, from any thread.
 fn shutdown(code: i32) -> ! {
@@ -186,6 +220,7 @@ fn serve_signals(
                         &current.process,
                         running.client_addr,
                         running.monitor_addr,
+                        SCHEMES.get().copied().unwrap_or_default(),
                     );
                 }
             }

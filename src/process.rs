@@ -359,6 +359,14 @@ pub struct PortsFile {
     path: String,
 }
 
+/// The URL schemes the ports file uses: `tls` for clients when TLS is required, `https`
+/// for an HTTPS monitor (nats-server's `PortsInfo`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Schemes {
+    pub tls: bool,
+    pub https: bool,
+}
+
 impl PortsFile {
     /// Writes the ports file when a directory is configured. Failures are logged as
     /// nats-server logs them, and the server runs on; the file is still removed (or the
@@ -367,6 +375,7 @@ impl PortsFile {
         po: &ProcessOptions,
         client: SocketAddr,
         monitor: Option<SocketAddr>,
+        schemes: Schemes,
     ) -> Option<PortsFile> {
         let dir = po.ports_file_dir.as_deref().filter(|d| !d.is_empty())?;
         let exe = std::env::args_os()
@@ -376,11 +385,14 @@ impl PortsFile {
             .unwrap_or_else(|| PROCESS_NAME.to_string());
         let path = join_clean(dir, &format!("{exe}_{}.ports", std::process::id()));
         let json = ports_json(&[
-            ("nats", listener_urls("nats", client)),
+            (
+                "nats",
+                listener_urls(if schemes.tls { "tls" } else { "nats" }, client),
+            ),
             (
                 "monitoring",
                 monitor
-                    .map(|m| listener_urls("http", m))
+                    .map(|m| listener_urls(if schemes.https { "https" } else { "http" }, m))
                     .unwrap_or_default(),
             ),
         ]);

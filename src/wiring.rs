@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::ArgMatches;
 use shards::auth::{self as engine, AuthConfig, Secret};
-use shards::options::Options;
+use shards::options::{Options, TlsOpts};
 
 use crate::config::auth as conf;
 use crate::config::ConfigOptions;
@@ -26,11 +26,11 @@ fn flag_str<'a>(m: &'a ArgMatches, id: &str) -> Option<&'a String> {
 /// file written for nats-server never runs with part of it silently ignored.
 fn refuse_unsupported(c: &ConfigOptions) -> Result<(), String> {
     let mut missing = Vec::new();
-    if c.https_port.is_some() {
-        missing.push("the HTTPS monitor (https/https_port)");
-    }
-    if c.tls.is_some() {
-        missing.push("tls");
+    if c.tls
+        .as_ref()
+        .is_some_and(|t| t.connection_rate_limit.is_some())
+    {
+        missing.push("tls.connection_rate_limit");
     }
     if c.cluster.is_some() {
         missing.push("cluster");
@@ -115,6 +115,70 @@ fn underscore_ok(s: &str) -> bool {
         }
     }
     saw != b'_'
+}
+
+/// The engine's TLS options from a `tls {}` block.
+fn tls_opts(t: &crate::config::TlsConfig) -> Result<TlsOpts, String> {
+    let (Some(cert), Some(key)) = (&t.cert_file, &t.key_file) else {
+        // nats-server starts without a certificate and then fails every handshake.
+        return Err("tls: 'cert_file' and 'key_file' are required".to_string());
+    };
+    Ok(TlsOpts {
+        cert_file: cert.clone(),
+        key_file: key.clone(),
+        ca_file: t.ca_file.clone(),
+        verify: t.verify,
+        map: t.map,
+        timeout: match t.timeout {
+            Some(s) if s > 0.0 && s.is_finite() => std::time::Duration::from_secs_f64(s),
+            _ => shards::defaults::TLS_TIMEOUT,
+        },
+        handshake_first: t.handshake_first,
+        handshake_first_fallback: t.handshake_first_fallback,
+        cipher_suites: t.cipher_suites.clone(),
+        curve_preferences: t.curve_preferences.clone(),
+        min_tls13: t.min_version.as_deref() == Some("1.3"),
+        pinned_certs: t.pinned_certs.clone(),
+    })
+}
+
+/// The `--tls*` flags (nats-server's `overrideTLS`): `--tls=false` turns TLS off, config
+/// included; any other TLS flag builds the certificate settings from the flags alone, and
+/// the config's timeout, handshake_first, pinned_certs and verify_and_map stay.
+fn apply_tls_flags(o: &mut Options, m: &ArgMatches) -> Result<(), String> {
+    if flag_bool(m, "tls") == Some(false) {
+        o.tls = None;
+        return Ok(());
+    }
+    let given = flag_bool(m, "tls").is_some()
+        || ["tlscert", "tlskey", "tlscacert"]
+            .iter()
+            .any(|id| flag_str(m, id).is_some())
+        || flag_bool(m, "tlsverify").is_some();
+    if !given {
+        return Ok(());
+    }
+    let cert = flag_str(m, "tlscert")
+        .ok_or("TLS Server certificate must be present and valid")?
+        .clone();
+    let key = flag_str(m, "tlskey")
+        .ok_or("TLS Server private key must be present and valid")?
+        .clone();
+    let base = o.tls.take().unwrap_or(TlsOpts {
+        timeout: shards::defaults::TLS_TIMEOUT,
+        ..TlsOpts::default()
+    });
+    o.tls = Some(TlsOpts {
+        cert_file: cert,
+        key_file: key,
+        ca_file: flag_str(m, "tlscacert").cloned(),
+        verify: flag_bool(m, "tlsverify").unwrap_or(false),
+        cipher_suites: None,
+        curve_preferences: None,
+        min_tls13: false,
+        ..base
+    });
+    Ok(())
 }
 
 fn positive(name: &str, v: i64) -> Result<usize, String> {
@@ -250,6 +314,16 @@ fn apply_config(o: &mut Options, lo: &mut LogOptions, c: &ConfigOptions) -> Resu
                 .map_err(|_| format!("authorization timeout: invalid value {t}"))?;
         }
     }
+    if let Some(p) = c.https_port {
+        o.https_port =
+            Some(i32::try_from(p).map_err(|_| format!("https_port: invalid value {p}"))?);
+    }
+    if let Some(t) = &c.tls {
+        o.tls = Some(tls_opts(t)?);
+    }
+    if let Some(b) = c.allow_non_tls {
+        o.allow_non_tls = b;
+    }
     if let Some(b) = c.debug {
         lo.debug = b;
     }
@@ -364,6 +438,18 @@ pub fn resolve(m: &ArgMatches) -> Result<Resolved, Vec<String>> {
                 "invalid value \"{p}\" for flag -http_port: parse error"
             ))
         })?);
+    }
+    if let Some(p) = flag_str(m, "https_port") {
+        o.https_port = Some(p.parse::<i32>().map_err(|_| {
+            one(format!(
+                "invalid value \"{p}\" for flag -https_port: parse error"
+            ))
+        })?);
+    }
+    apply_tls_flags(&mut o, m).map_err(one)?;
+    if let Some(t) = &o.tls {
+        // Certificate problems end the start, before any log line, as in nats-server.
+        shards::tls::build(t).map_err(|e| one(e.to_string()))?;
     }
     if let Some(n) = flag_str(m, "server_name") {
         o.server_name = Some(n.clone());

@@ -35,6 +35,8 @@ pub const DEFAULT_FLUSH_DEADLINE: Duration = Duration::from_secs(10);
 pub const DEFAULT_MAX_SUBSCRIPTIONS: usize = 0;
 /// Authentication timeout (`authorization.timeout`).
 pub const AUTH_TIMEOUT: Duration = Duration::from_secs(2);
+/// TLS handshake timeout (`tls.timeout`, `TLS_TIMEOUT`).
+pub const TLS_TIMEOUT: Duration = Duration::from_secs(2);
 /// Size of the closed-connections ring (`max_closed_clients`).
 pub const DEFAULT_MAX_CLOSED_CLIENTS: usize = 10_000;
 /// Memory glommio registers per ring for file I/O. We do no file I/O on the hot path, and the

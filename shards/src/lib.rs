@@ -10,6 +10,7 @@
 //!   and delivery; [`shard::conn`] is a client connection, [`shard::mesh`] what crosses cores.
 //! - [`server`]: start-up (io_uring check, listeners, executors).
 //! - [`monitor`]: the HTTP monitor on the control shard; [`stats`] the counters it reads.
+//! - [`tls`]: rustls configurations and what a client certificate says (`verify_and_map`).
 //! - [`defaults`], [`options`]: every default, named after the nats-server option.
 //! - [`goquote`]: Go's `%q`, for log lines that quote bytes as nats-server does.
 //!
@@ -31,4 +32,5 @@ pub mod shard;
 pub mod stats;
 pub mod subject;
 pub mod sublist;
+pub mod tls;
 pub mod uring;

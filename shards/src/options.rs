@@ -61,6 +61,44 @@ pub struct Options {
     pub auth_timeout: Duration,
     /// Most tokens a subscription subject may have (`max_sub_tokens`); 0 = no limit.
     pub max_sub_tokens: usize,
+    /// HTTPS monitor port (`-ms`, `https_port`); `-1` picks a random port. Needs `tls`.
+    pub https_port: Option<i32>,
+    /// Client TLS (`tls {}`, `--tls*`).
+    pub tls: Option<TlsOpts>,
+    /// `allow_non_tls`: with `tls`, plaintext clients are served too (INFO `tls_available`).
+    pub allow_non_tls: bool,
+}
+
+/// The client `tls {}` block or the `--tls*` flags (spec §4.6). Paths are used as given, so
+/// relative ones resolve against the working directory, as in nats-server.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TlsOpts {
+    /// `cert_file` / `--tlscert`.
+    pub cert_file: String,
+    /// `key_file` / `--tlskey`.
+    pub key_file: String,
+    /// `ca_file` / `--tlscacert`: roots for client certificates (system roots otherwise).
+    pub ca_file: Option<String>,
+    /// `verify` / `--tlsverify`: require and verify a client certificate.
+    pub verify: bool,
+    /// `verify_and_map`: the client certificate names the user (see [`crate::tls::identity`]).
+    pub map: bool,
+    /// `timeout`: how long the handshake may take (default [`TLS_TIMEOUT`]).
+    pub timeout: Duration,
+    /// `handshake_first`: the TLS handshake comes before INFO.
+    pub handshake_first: bool,
+    /// `handshake_first: auto` or a duration: how long to wait for a client's TLS hello
+    /// before sending INFO first after all.
+    pub handshake_first_fallback: Option<Duration>,
+    /// `cipher_suites`, Go names; TLS 1.2 suites rustls lacks (CBC, RSA key exchange) are
+    /// ignored with a warning.
+    pub cipher_suites: Option<Vec<String>>,
+    /// `curve_preferences`, Go names.
+    pub curve_preferences: Option<Vec<String>>,
+    /// `min_version: "1.3"`.
+    pub min_tls13: bool,
+    /// `pinned_certs`: hex SHA-256 of the SubjectPublicKeyInfo of each allowed client.
+    pub pinned_certs: Option<Vec<String>>,
 }
 
 impl Default for Options {
@@ -90,6 +128,9 @@ impl Default for Options {
             auth: None,
             auth_timeout: AUTH_TIMEOUT,
             max_sub_tokens: 0,
+            https_port: None,
+            tls: None,
+            allow_non_tls: false,
         }
     }
 }

@@ -36,6 +36,10 @@ pub enum StartError {
     Listen { addr: String, err: String },
     #[error("could not start shard executor: {0}")]
     Executor(String),
+    #[error("{0}")]
+    Tls(#[from] crate::tls::TlsError),
+    #[error("Can't start monitoring: {0}")]
+    Monitor(String),
 }
 
 /// A running server.
@@ -50,6 +54,8 @@ pub struct Running {
     pub server_name: String,
     /// Where the HTTP monitor listens, when enabled.
     pub monitor_addr: Option<SocketAddr>,
+    /// The monitor speaks HTTPS (`https_port`).
+    pub monitor_https: bool,
     shared: Arc<Shared>,
 }
 
@@ -193,9 +199,25 @@ pub fn start(opts: Options) -> Result<Running, StartError> {
             crate::defaults::MAX_SHARDS
         )));
     }
+    let tls = match &opts.tls {
+        Some(t) => Some(crate::tls::build(t)?),
+        None => None,
+    };
+    // nats-server's StartMonitoring checks.
+    if let (Some(h), Some(s)) = (opts.http_port, opts.https_port) {
+        return Err(StartError::Monitor(format!(
+            "can't specify both HTTP ({h}) and HTTPs ({s}) ports"
+        )));
+    }
+    if opts.https_port.is_some() && tls.is_none() {
+        return Err(StartError::Monitor(
+            "TLS cert and key required for HTTPS".into(),
+        ));
+    }
     let port = if opts.port < 0 { 0 } else { opts.port as u16 };
     let (listeners, client_addr) = bind_listeners(&opts.host, port, n)?;
-    let monitor = match opts.http_port {
+    let monitor_https = opts.https_port.is_some();
+    let monitor = match opts.http_port.or(opts.https_port) {
         Some(p) => {
             let host = opts.http_host.clone().unwrap_or_else(|| opts.host.clone());
             let port = if p < 0 { 0 } else { p as u16 };
@@ -224,6 +246,7 @@ pub fn start(opts: Options) -> Result<Running, StartError> {
         server_name.clone(),
         client_addr.port(),
         n,
+        crate::tls::TlsSwap::new(tls),
     ));
 
     let mesh_ends = mesh::build(n);
@@ -266,7 +289,7 @@ pub fn start(opts: Options) -> Result<Running, StartError> {
         }
     }
     let monitor_addr = monitor.as_ref().map(|m| m.2);
-    start_control(shared.clone(), control_links, monitor)?;
+    start_control(shared.clone(), control_links, monitor, monitor_https)?;
     Ok(Running {
         client_addr,
         shards: n,
@@ -274,6 +297,7 @@ pub fn start(opts: Options) -> Result<Running, StartError> {
         server_name,
         monitor_addr,
         shared,
+        monitor_https,
     })
 }
 
@@ -285,6 +309,7 @@ fn start_control(
     shared: Arc<Shared>,
     links: Vec<ControlLink>,
     monitor: Option<(Socket, String, SocketAddr)>,
+    https: bool,
 ) -> Result<(), StartError> {
     LocalExecutorBuilder::new(Placement::Unbound)
         .name("control")
@@ -301,7 +326,7 @@ fn start_control(
                 // SAFETY: the fd comes from a socket we own and hand over whole.
                 let listener =
                     unsafe { glommio::net::TcpListener::from_raw_fd(sock.into_raw_fd()) };
-                let m = Rc::new(Monitor::new(shared, connected, host, addr.port()));
+                let m = Rc::new(Monitor::new(shared, connected, host, addr.port(), https));
                 m.serve(listener).await;
             } else {
                 futures_lite::future::pending::<()>().await;

@@ -1,17 +1,16 @@
-//! hyper's I/O traits over a glommio TCP stream, so the monitor can use hyper's HTTP/1.1
-//! server on the control shard's executor.
+//! hyper's I/O traits over a glommio TCP stream (or TLS over one), so the monitor can use
+//! hyper's HTTP/1.1 server on the control shard's executor.
 
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures_lite::{AsyncRead, AsyncWrite};
-use glommio::net::TcpStream;
 
-/// A glommio stream that hyper can read and write.
-pub struct Io(pub TcpStream);
+/// A futures-io stream (glommio TCP, or rustls over it) that hyper can read and write.
+pub struct Io<S>(pub S);
 
-impl hyper::rt::Read for Io {
+impl<S: AsyncRead + Unpin> hyper::rt::Read for Io<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -32,7 +31,7 @@ impl hyper::rt::Read for Io {
     }
 }
 
-impl hyper::rt::Write for Io {
+impl<S: AsyncWrite + Unpin> hyper::rt::Write for Io<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,

@@ -43,6 +43,8 @@ pub struct Monitor {
     asking: Semaphore,
     http_host: String,
     http_port: u16,
+    /// Served over TLS (`https_port`): `http_port` is then the HTTPS port.
+    https: bool,
     req_stats: RefCell<BTreeMap<String, u64>>,
     /// Last (wall time, process CPU seconds) sample, for `/varz` `cpu`.
     cpu_sample: RefCell<(std::time::Instant, f64)>,
@@ -162,13 +164,20 @@ fn sub_json(s: &SubInfo, with_account: bool) -> Value {
 
 impl Monitor {
     /// A monitor answering for `shared`, talking to the shards over `links`.
-    pub fn new(shared: Arc<Shared>, links: Vec<ShardLink>, host: String, port: u16) -> Monitor {
+    pub fn new(
+        shared: Arc<Shared>,
+        links: Vec<ShardLink>,
+        host: String,
+        port: u16,
+        https: bool,
+    ) -> Monitor {
         Monitor {
             shared,
             links,
             asking: Semaphore::new(1),
             http_host: host,
             http_port: port,
+            https,
             req_stats: RefCell::new(BTreeMap::new()),
             cpu_sample: RefCell::new((std::time::Instant::now(), process_cpu_secs())),
         }
@@ -187,14 +196,44 @@ impl Monitor {
             };
             let _ = stream.set_nodelay(true);
             let me = self.clone();
+            // Read per connection, so certificates replaced by a reload apply at once.
+            let tls = if self.https {
+                match self.shared.tls.get() {
+                    Some(t) => Some(t.monitor.clone()),
+                    // TLS turned off by a reload: nothing to serve HTTPS with.
+                    None => continue,
+                }
+            } else {
+                None
+            };
+            let timeout = self
+                .shared
+                .opts()
+                .tls
+                .as_ref()
+                .map_or(crate::defaults::TLS_TIMEOUT, |t| t.timeout);
             glommio::spawn_local(async move {
                 let svc = hyper::service::service_fn(move |req| {
                     let me = me.clone();
                     async move { Ok::<_, Infallible>(me.handle(req).await) }
                 });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(http::Io(stream), svc)
-                    .await;
+                let builder = hyper::server::conn::http1::Builder::new();
+                match tls {
+                    None => {
+                        let _ = builder.serve_connection(http::Io(stream), svc).await;
+                    }
+                    Some(cfg) => {
+                        let accept = futures_rustls::TlsAcceptor::from(cfg).accept(stream);
+                        let done = futures_lite::future::or(async { Some(accept.await) }, async {
+                            glommio::timer::Timer::new(timeout).await;
+                            None
+                        })
+                        .await;
+                        if let Some(Ok(s)) = done {
+                            let _ = builder.serve_connection(http::Io(s), svc).await;
+                        }
+                    }
+                }
             })
             .detach();
         }
@@ -369,6 +408,12 @@ impl Monitor {
         if o.auth.as_ref().is_some_and(|a| a.required()) {
             v["auth_required"] = json!(true);
         }
+        if o.tls.is_some() && !o.allow_non_tls {
+            v["tls_required"] = json!(true);
+        }
+        if o.tls.as_ref().is_some_and(|t| t.verify) {
+            v["tls_verify"] = json!(true);
+        }
         v["max_connections"] = json!(o.max_connections);
         if o.max_subscriptions > 0 {
             v["max_subscriptions"] = json!(o.max_subscriptions);
@@ -377,10 +422,15 @@ impl Monitor {
             "ping_interval": o.ping_interval.as_nanos() as u64,
             "ping_max": o.ping_max,
             "http_host": self.http_host,
-            "http_port": self.http_port,
+            "http_port": if self.https { 0 } else { self.http_port },
             "http_base_path": o.http_base_path,
-            "https_port": 0,
-            "auth_timeout": o.auth_timeout.as_secs_f64(),
+            // As configured, like nats-server (-1 stays -1).
+            "https_port": o.https_port.unwrap_or(0),
+            // nats-server: with TLS the auth timeout defaults to the TLS timeout plus 1 s.
+            "auth_timeout": match &o.tls {
+                Some(t) if o.auth.is_none() => t.timeout.as_secs_f64() + 1.0,
+                _ => o.auth_timeout.as_secs_f64(),
+            },
             "max_control_line": o.max_control_line,
             "max_payload": o.max_payload,
             "max_pending": o.max_pending,
@@ -390,7 +440,7 @@ impl Monitor {
             "mqtt": {},
             "websocket": {},
             "jetstream": {},
-            "tls_timeout": 2.0,
+            "tls_timeout": o.tls.as_ref().map_or(crate::defaults::TLS_TIMEOUT, |t| t.timeout).as_secs_f64(),
             "write_deadline": o.write_deadline.as_nanos() as u64,
             "start": rfc3339_nano(sh.start),
             "now": rfc3339_nano(now),
@@ -744,6 +794,27 @@ impl Monitor {
                 }
                 if auth && !c.user.is_empty() {
                     v["authorized_user"] = json!(c.user);
+                }
+                if let Some(t) = &c.tls {
+                    v["tls_version"] = json!(t.version);
+                    v["tls_cipher_suite"] = json!(t.cipher);
+                    if auth && !t.peer_certs.is_empty() {
+                        v["tls_peer_certs"] = Value::Array(
+                            t.peer_certs
+                                .iter()
+                                .map(|p| {
+                                    json!({
+                                        "subject": p.subject,
+                                        "spki_sha256": p.spki_sha256,
+                                        "cert_sha256": p.cert_sha256,
+                                    })
+                                })
+                                .collect(),
+                        );
+                    }
+                    if t.first {
+                        v["tls_first"] = json!(true);
+                    }
                 }
                 if subs && !c.subs.is_empty() {
                     if subs_detail {

@@ -58,6 +58,8 @@ pub enum CloseReason {
     AuthenticationViolation,
     AuthenticationTimeout,
     ServerShutdown,
+    /// The TLS handshake failed or timed out, or the client certificate is not pinned.
+    TlsHandshakeError,
 }
 
 impl CloseReason {
@@ -80,6 +82,7 @@ impl CloseReason {
             CloseReason::AuthenticationViolation => "Authentication Failure",
             CloseReason::AuthenticationTimeout => "Authentication Timeout",
             CloseReason::ServerShutdown => "Server Shutdown",
+            CloseReason::TlsHandshakeError => "TLS Handshake Failure",
         }
     }
 }
@@ -120,6 +123,10 @@ impl ProtoError {
         }
     }
 }
+
+/// Sent in plaintext when a client on a TLS-required port has not started its handshake
+/// within `tls.timeout` (spec CL-03); the connection is then closed.
+pub const TLS_REQUIRED: &[u8] = b"-ERR 'Secure Connection - TLS Required'\r\n";
 
 /// `-ERR` lines that do not close the connection.
 pub mod soft {

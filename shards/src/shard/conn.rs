@@ -13,19 +13,19 @@ use std::hash::BuildHasherDefault;
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
-use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 use futures_lite::future::{or, poll_fn};
-use futures_lite::{AsyncRead, AsyncWrite};
 use glommio::net::TcpStream;
 use glommio::timer::Timer;
 use log::{debug, error, trace};
 use rustc_hash::FxHasher;
 
+use super::handshake::{self, Established, InfoLines, TlsConnInfo};
+use super::stream::{read_some, write_all, Shared as SharedStream, Stream};
 use super::{MsgRef, Shard, SubKey, YieldNow};
 use crate::auth::perms::{ConnPerms, SYS_QUEUE};
 use crate::auth::{self, AuthConfig, Authed, Verdict};
@@ -101,6 +101,8 @@ pub struct ConnState {
     pub nonce: String,
     /// When the client is closed with `Authentication Timeout` if no CONNECT came.
     pub auth_deadline: Option<Instant>,
+    /// What the TLS handshake negotiated, for TLS connections.
+    pub tls: Option<Box<TlsConnInfo>>,
 }
 
 /// A client connection.
@@ -154,6 +156,11 @@ impl Conn {
             goquote::push_quoted_inner(&mut q, payload);
         }
         trace!("{} - {dir} MSG_PAYLOAD: [\"{q}\"]", self.prefix());
+    }
+
+    /// Whether the protocol is traced (`-V`).
+    pub(super) fn trace(&self) -> bool {
+        self.trace.get()
     }
 
     /// Queues bytes for the client and wakes the writer.
@@ -283,25 +290,6 @@ impl Conn {
     }
 }
 
-/// A half of the socket for one task. Both halves borrow the stream only inside `poll_*`,
-/// never across an await, so one `RefCell` suffices.
-type Stream = Rc<RefCell<TcpStream>>;
-
-async fn read_some(stream: &Stream, buf: &mut [u8]) -> io::Result<usize> {
-    poll_fn(|cx| Pin::new(&mut *stream.borrow_mut()).poll_read(cx, buf)).await
-}
-
-async fn write_all(stream: &Stream, mut buf: &[u8]) -> io::Result<()> {
-    while !buf.is_empty() {
-        let n = poll_fn(|cx| Pin::new(&mut *stream.borrow_mut()).poll_write(cx, buf)).await?;
-        if n == 0 {
-            return Err(io::ErrorKind::WriteZero.into());
-        }
-        buf = &buf[n..];
-    }
-    Ok(())
-}
-
 /// Serves one accepted client connection until it closes.
 pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
     let shared = shard.shared.clone();
@@ -360,6 +348,7 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
             nonce,
             // The timer starts after INFO (and, with TLS, after the handshake), CL-04.
             auth_deadline: auth.map(|_| now + opts.auth_timeout),
+            tls: None,
         }),
     });
     debug!(
@@ -368,14 +357,21 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
         shard.id
     );
 
-    // INFO first (CL-01), then the max_connections check (CL-02).
+    // INFO first (CL-01), then the max_connections check (CL-02). With TLS, INFO goes out
+    // as part of the handshake sequence instead, unless the client is refused anyway.
     let mut info = client_info(&shard, cid, &peer);
     if let Some(a) = auth {
         info.auth_required = a.info_auth_required();
         info.nonce = conn.st.borrow().nonce.clone();
     }
-    conn.queue(&info.to_line());
+    let tls = match &opts.tls {
+        Some(_) => shared.tls.get(),
+        None => None,
+    };
     let counted = shared.num_clients.fetch_add(1, Ordering::Relaxed) < opts.max_connections;
+    if !counted || tls.is_none() {
+        conn.queue(&info.to_line());
+    }
     if !counted {
         shared.num_clients.fetch_sub(1, Ordering::Relaxed);
         conn.queue_err(soft::MAX_CONNECTIONS);
@@ -388,13 +384,46 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
         shard.publish_stats();
     }
 
-    let stream: Stream = Rc::new(RefCell::new(stream));
-    glommio::spawn_local(writer(shard.clone(), conn.clone(), stream.clone())).detach();
-    glommio::spawn_local(pinger(shard.clone(), conn.clone())).detach();
+    let established = match (&tls, &opts.tls) {
+        (Some(cfg), Some(o)) if counted => {
+            let lines = InfoLines {
+                normal: info.to_line(),
+                tls_first: ServerInfo {
+                    tls_required: true,
+                    ..info.clone()
+                }
+                .to_line(),
+            };
+            handshake::establish(&conn, stream, cfg, o, opts.allow_non_tls, lines).await
+        }
+        _ => Ok(Established {
+            stream: Stream::Plain(stream),
+            tls: None,
+            info: None,
+        }),
+    };
+    match established {
+        Ok(est) => {
+            if let Some(line) = est.info {
+                conn.queue(&line);
+            }
+            conn.st.borrow_mut().tls = est.tls.map(Box::new);
+            let stream: SharedStream = Rc::new(RefCell::new(est.stream));
+            glommio::spawn_local(writer(shard.clone(), conn.clone(), stream.clone())).detach();
+            glommio::spawn_local(pinger(shard.clone(), conn.clone())).detach();
+            if counted {
+                reader(&shard, &conn, &stream).await;
+                // The reader may stop mid-batch (an error after some publishes).
+                shard.flush_staged();
+            }
+        }
+        Err(reason) => {
+            // The socket is already closed; no writer ever ran.
+            conn.close(reason);
+            conn.st.borrow_mut().writer_done = true;
+        }
+    }
     if counted {
-        reader(&shard, &conn, &stream).await;
-        // The reader may stop mid-batch (an error after some publishes).
-        shard.flush_staged();
         shared.num_clients.fetch_sub(1, Ordering::Relaxed);
     }
     // Wait for the writer's shutdown before cleaning up, so every queued byte had its chance.
@@ -465,6 +494,10 @@ fn client_info(shard: &Shard, cid: u64, peer: &SocketAddr) -> ServerInfo {
         host: opts.host.clone(),
         port: sh.port,
         headers: !opts.no_header_support,
+        // nats-server: tls_required unless allow_non_tls, which says tls_available instead.
+        tls_required: opts.tls.is_some() && !opts.allow_non_tls,
+        tls_verify: opts.tls.as_ref().is_some_and(|t| t.verify),
+        tls_available: opts.tls.is_some() && opts.allow_non_tls,
         max_payload: opts.max_payload as i32,
         auth_required: opts.auth.as_ref().is_some_and(|a| a.required()),
         client_id: cid,
@@ -474,7 +507,7 @@ fn client_info(shard: &Shard, cid: u64, peer: &SocketAddr) -> ServerInfo {
     }
 }
 
-async fn reader(shard: &Rc<Shard>, conn: &Rc<Conn>, stream: &Stream) {
+async fn reader(shard: &Rc<Shard>, conn: &Rc<Conn>, stream: &SharedStream) {
     let mut parser = Parser::default();
     // Idle connections keep a small buffer; one whose reads fill it gets a bigger one, up
     // to READ_BUFFER_SIZE (nats-server grows from 512 B to 64 KiB the same way).
@@ -1182,7 +1215,8 @@ async fn pinger(shard: Rc<Shard>, conn: Rc<Conn>) {
     }
 }
 
-async fn writer(shard: Rc<Shard>, conn: Rc<Conn>, stream: Stream) {
+async fn writer(shard: Rc<Shard>, conn: Rc<Conn>, stream: SharedStream) {
+    let tls = stream.borrow().is_tls();
     let mut spare: Vec<u8> = Vec::new();
     loop {
         let wake = poll_fn(|cx| {
@@ -1212,7 +1246,7 @@ async fn writer(shard: Rc<Shard>, conn: Rc<Conn>, stream: Stream) {
             st.writer = None;
         }
         let deadline = shard.opts().write_deadline;
-        let res = flush(&conn, &stream, &spare, deadline).await;
+        let res = flush(&conn, &stream, tls, &spare, deadline).await;
         spare.clear();
         if spare.capacity() > 4 * READ_BUFFER_SIZE {
             spare = Vec::new();
@@ -1247,11 +1281,22 @@ async fn writer(shard: Rc<Shard>, conn: Rc<Conn>, stream: Stream) {
             Vec::new()
         }
     };
-    if !last.is_empty() {
-        let _ = or(write_all(&stream, &last), async {
-            Timer::new(CLOSE_FLUSH_DEADLINE).await;
-            Ok(())
-        })
+    if !last.is_empty() || tls {
+        let _ = or(
+            async {
+                write_all(&stream, &last).await?;
+                if tls {
+                    // Ends the TLS session properly, after the last bytes.
+                    stream.borrow_mut().send_close_notify();
+                    write_all(&stream, &[]).await?;
+                }
+                io::Result::Ok(())
+            },
+            async {
+                Timer::new(CLOSE_FLUSH_DEADLINE).await;
+                Ok(())
+            },
+        )
         .await;
     }
     // Wakes the reader out of its read and tells the client we are done.
@@ -1275,10 +1320,16 @@ enum FlushResult {
 
 /// One write of everything queued, bounded by `write_deadline`, abandoned if the connection
 /// is closed meanwhile (a slow consumer detected by a publisher).
-async fn flush(conn: &Conn, stream: &Stream, mut data: &[u8], deadline: Duration) -> FlushResult {
+async fn flush(
+    conn: &Conn,
+    stream: &SharedStream,
+    tls: bool,
+    mut data: &[u8],
+    deadline: Duration,
+) -> FlushResult {
     // Fast path: the socket usually takes everything at once, and then no deadline timer is
-    // needed at all.
-    while !data.is_empty() {
+    // needed at all. TLS bytes go through rustls, always on the path below.
+    while !tls && !data.is_empty() {
         // SAFETY: sends from a live buffer on a socket we own; MSG_DONTWAIT never blocks.
         let n = unsafe {
             libc::send(

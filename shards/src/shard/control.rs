@@ -59,6 +59,48 @@ pub struct ConnInfo {
     /// For closed connections: when and why.
     pub stop: Option<SystemTime>,
     pub reason: Option<&'static str>,
+    /// For TLS connections: what was negotiated.
+    pub tls: Option<TlsSummary>,
+}
+
+/// A TLS connection as `/connz` shows it (`tls_version`, `tls_cipher_suite`, `tls_first`,
+/// `tls_peer_certs`).
+#[derive(Debug, Clone)]
+pub struct TlsSummary {
+    pub version: String,
+    pub cipher: String,
+    pub first: bool,
+    pub peer_certs: Vec<PeerCert>,
+}
+
+/// One client certificate: Go's subject string, SHA-256 of its SPKI and of the whole cert.
+#[derive(Debug, Clone)]
+pub struct PeerCert {
+    pub subject: String,
+    pub spki_sha256: String,
+    pub cert_sha256: String,
+}
+
+fn tls_summary(t: &super::handshake::TlsConnInfo) -> TlsSummary {
+    use crate::tls::{identity::hex, sha256};
+    TlsSummary {
+        version: t.version.clone(),
+        cipher: t.cipher.clone(),
+        first: t.first,
+        peer_certs: t
+            .peer_certs
+            .iter()
+            .map(|c| PeerCert {
+                subject: crate::tls::identity::CertIdentity::from_der(c)
+                    .map(|i| i.subject_string())
+                    .unwrap_or_default(),
+                spki_sha256: crate::tls::der::cert_fields(c)
+                    .map(|f| hex(&sha256(f.spki)))
+                    .unwrap_or_default(),
+                cert_sha256: hex(&sha256(c)),
+            })
+            .collect(),
+    }
 }
 
 /// Index statistics of one shard.
@@ -122,6 +164,7 @@ impl Shard {
             subs: Vec::new(),
             stop: None,
             reason: None,
+            tls: st.tls.as_deref().map(tls_summary),
         };
         drop(st);
         if subs {

@@ -19,7 +19,9 @@
 pub mod conn;
 pub mod control;
 pub mod housekeeping;
+pub mod handshake;
 pub mod mesh;
+pub mod stream;
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -74,6 +76,8 @@ pub struct Shared {
     pub stats: Vec<crate::stats::ShardStats>,
     /// When the server started.
     pub start: std::time::SystemTime,
+    /// The TLS configurations in force (client and HTTPS monitor), when `tls` is set.
+    pub tls: crate::tls::TlsSwap,
 }
 
 impl Shared {
@@ -84,6 +88,7 @@ impl Shared {
         server_name: String,
         port: u16,
         nshards: usize,
+        tls: crate::tls::TlsSwap,
     ) -> Shared {
         Shared {
             current: RwLock::new(Arc::new(opts)),
@@ -97,6 +102,7 @@ impl Shared {
             num_clients: AtomicUsize::new(0),
             stats: (0..nshards).map(|_| Default::default()).collect(),
             start: std::time::SystemTime::now(),
+            tls,
         }
     }
 
