@@ -89,6 +89,9 @@ fn main() {
             exit(1);
         }
     };
+    if let Some((name, _)) = &running.cluster {
+        info!("  Cluster:  {name}");
+    }
     info!("  Name:     {}", running.server_name);
     info!("  ID:       {}", running.server_id);
     if let Some(f) = &config_file {
@@ -115,6 +118,16 @@ fn main() {
         }
     );
     info!("Server is ready");
+    if let (Some((name, dynamic)), Some(addr)) = (&running.cluster, running.route_addr) {
+        info!("Cluster name is {name}");
+        if *dynamic {
+            log::warn!("Cluster name was dynamically generated, consider setting one");
+        }
+        info!(
+            "Listening for route connections on {}",
+            host_port_str(&addr)
+        );
+    }
     let ports_file =
         process::PortsFile::write(&proc_opts, running.client_addr, running.monitor_addr);
     log::debug!("Running {} shards", running.shards);

@@ -9,12 +9,13 @@
 //!   and delivery; [`shard::conn`] is a client connection, [`shard::mesh`] what crosses cores.
 //! - [`server`]: start-up (io_uring check, listeners, executors).
 //! - [`monitor`]: the HTTP monitor on the control shard; [`stats`] the counters it reads.
+//! - [`route`]: clustering (routes to other servers), on the control shard.
 //! - [`defaults`], [`options`]: every default, named after the nats-server option.
 //!
 //! # Threads
 //! One glommio executor per shard, pinned to a CPU of the process's affinity mask, each
 //! with its own `SO_REUSEPORT` listener; one more executor, the control shard, for what is
-//! global (monitor and routes in later work). Shards share nothing on the hot path: they
+//! global (the monitor and the routes). Shards share nothing on the hot path: they
 //! talk over one SPSC channel per ordered pair (see [`shard::mesh`]).
 
 pub mod defaults;
@@ -22,6 +23,7 @@ pub mod monitor;
 pub mod nkey;
 pub mod options;
 pub mod protocol;
+pub mod route;
 pub mod server;
 pub mod shard;
 pub mod stats;
