@@ -128,8 +128,12 @@ fn main() {
             host_port_str(&addr)
         );
     }
-    let ports_file =
-        process::PortsFile::write(&proc_opts, running.client_addr, running.monitor_addr);
+    let ports_file = process::PortsFile::write(
+        &proc_opts,
+        running.client_addr,
+        running.monitor_addr,
+        running.route_addr,
+    );
     log::debug!("Running {} shards", running.shards);
     let code = signals::wait();
     info!("Initiating Shutdown...");

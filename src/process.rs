@@ -352,6 +352,7 @@ impl PortsFile {
         po: &ProcessOptions,
         client: SocketAddr,
         monitor: Option<SocketAddr>,
+        cluster: Option<SocketAddr>,
     ) -> Option<PortsFile> {
         let dir = po.ports_file_dir.as_deref().filter(|d| !d.is_empty())?;
         let exe = std::env::args_os()
@@ -366,6 +367,12 @@ impl PortsFile {
                 "monitoring",
                 monitor
                     .map(|m| listener_urls("http", m))
+                    .unwrap_or_default(),
+            ),
+            (
+                "cluster",
+                cluster
+                    .map(|c| listener_urls("nats", c))
                     .unwrap_or_default(),
             ),
         ]);

@@ -399,3 +399,58 @@ fn mixed_our_seed_mesh_traffic_and_queues() {
 fn mixed_killed_node_fails_over_and_rejoins() {
     kill_and_rejoin(G, G, T);
 }
+
+#[test]
+fn rt05_dynamic_cluster_names_converge() {
+    let dynamic = |s: Spec| {
+        let mut s = s;
+        s.extra = vec!["--cluster_name".into(), String::new()];
+        s
+    };
+    let a = Node::start(dynamic(Spec::new(T, "a")));
+    let b = Node::start(dynamic(Spec::new(G, "b").routes(&[a.route_port])));
+    let c = Node::start(dynamic(
+        Spec::new(T, "c").routes(&[a.route_port, b.route_port]),
+    ));
+    wait_full_mesh(&[&a, &b, &c]);
+    let deadline = Instant::now() + MESH_TIMEOUT;
+    loop {
+        let names: BTreeSet<String> = [&a, &b, &c]
+            .iter()
+            .map(|n| {
+                n.monitor("/varz")["cluster"]["name"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        if names.len() == 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "cluster names differ: {names:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn rt05_cluster_name_mismatch_is_rejected() {
+    let a = Node::start(Spec::new(T, "a"));
+    let mut other = Spec::new(T, "o").routes(&[a.route_port]);
+    other.extra = vec!["--cluster_name".into(), "other".into()];
+    let o = Node::start(other);
+    a.server.wait_for_log(
+        "Rejecting connection, cluster name \"other\" does not match \"c1\"",
+        MESH_TIMEOUT,
+    );
+    o.server.wait_for_log("Cluster Name Conflict", MESH_TIMEOUT);
+    assert!(a.peers().is_empty() && o.peers().is_empty());
+}
+
+#[test]
+fn g04_duplicate_server_name_is_refused() {
+    let a = Node::start(Spec::new(T, "same"));
+    let b = Node::start(Spec::new(T, "same").routes(&[a.route_port]));
+    a.server
+        .wait_for_log("Remote server has a duplicate name: \"same\"", MESH_TIMEOUT);
+    assert!(a.peers().is_empty() && b.peers().is_empty());
+}

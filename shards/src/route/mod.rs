@@ -21,11 +21,13 @@
 //! # Layout
 //! - [`proto`]: the route wire protocol, no I/O.
 //! - [`info`]: the route INFO and CONNECT documents.
-//! - [`conn`]: one route connection (reader, writer, pinger) and its handshake.
+//! - [`conn`]: one route connection (reader, writer, pinger).
+//! - `ops`: what a route says: the handshake, gossip, interest and messages.
 //! - [`solicit`]: dialling explicit and gossiped routes, and reconnecting them.
 
 pub mod conn;
 pub mod info;
+mod ops;
 pub mod proto;
 pub mod solicit;
 
@@ -634,12 +636,13 @@ impl Router {
         }
     }
 
-    /// Adopts a peer's cluster name (we are dynamic, RT-05) and drops the other routes.
-    pub fn adopt_cluster_name(&self, name: &str, keep: usize) {
+    /// Adopts a peer's cluster name (we are dynamic, RT-05) and drops the other routes. We
+    /// stay dynamic while the name we took is: dynamic names converge on the largest.
+    pub fn adopt_cluster_name(&self, name: &str, dynamic: bool, keep: usize) {
         let others: Vec<Rc<Route>> = {
             let mut st = self.st.borrow_mut();
             st.cluster_name = name.to_string();
-            st.dynamic = false;
+            st.dynamic = dynamic;
             st.routes
                 .iter()
                 .filter(|(k, _)| *k != keep)
