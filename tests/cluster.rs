@@ -454,3 +454,34 @@ fn g04_duplicate_server_name_is_refused() {
         .wait_for_log("Remote server has a duplicate name: \"same\"", MESH_TIMEOUT);
     assert!(a.peers().is_empty() && b.peers().is_empty());
 }
+
+#[test]
+fn cluster_permissions_import_and_export() {
+    // a sends interest only for what it imports, and takes interest only in what it exports.
+    let conf = common::TempConfig::new(
+        "cluster {\n  name: c1\n  port: -1\n  permissions {\n    import: [\"imp.>\", \"_probe.>\"]\n    export: [\"exp.>\", \"_probe.>\"]\n  }\n}\n",
+    );
+    let mut sa = Spec::new(T, "a");
+    sa.extra = vec!["-c".into(), conf.path().to_string_lossy().into_owned()];
+    let a = Node::start(sa);
+    let b = Node::start(Spec::new(T, "b").routes(&[a.route_port]));
+    wait_full_mesh(&[&a, &b]);
+    let mut sa_ = a.server.quiet();
+    let mut sb = b.server.quiet();
+    sa_.send(b"SUB imp.x 1\r\nSUB other.x 2\r\n");
+    sa_.ping_pong();
+    sb.send(b"SUB exp.y 1\r\nSUB no.y 2\r\n");
+    sb.ping_pong();
+    let mut pa = a.server.quiet();
+    let mut pb = b.server.quiet();
+    sync_interest(&mut pb, &mut sa_, "perm.a");
+    sync_interest(&mut pa, &mut sb, "perm.b");
+    pb.send(b"PUB other.x 1\r\nx\r\nPUB imp.x 1\r\ni\r\n");
+    pb.ping_pong();
+    pa.send(b"PUB no.y 1\r\nn\r\nPUB exp.y 1\r\ne\r\n");
+    pa.ping_pong();
+    assert_eq!(sa_.next_msg().subject, "imp.x");
+    assert_eq!(sb.next_msg().subject, "exp.y");
+    assert!(sa_.msgs_until_pong().is_empty());
+    assert!(sb.msgs_until_pong().is_empty());
+}
