@@ -65,7 +65,7 @@ const FLAGS: &[Flag] = &[
     f(&["ms", "https_port"], "https_port", Value, Yes),
     f(&["t"], "test_config", Bool, Yes),
     f(&["sl", "signal"], "signal", Value, Yes),
-    f(&["client_advertise"], "client_advertise", Value, NotYet),
+    f(&["client_advertise"], "client_advertise", Value, Yes),
     f(&["ports_file_dir"], "ports_file_dir", Value, Yes),
     f(&["s", "syslog"], "syslog", Bool, Yes),
     f(&["r", "remote_syslog"], "remote_syslog", Value, Yes),
@@ -81,12 +81,12 @@ const FLAGS: &[Flag] = &[
     f(&["tlskey"], "tlskey", Value, Yes),
     f(&["tlsverify"], "tlsverify", Bool, Yes),
     f(&["tlscacert"], "tlscacert", Value, Yes),
-    f(&["routes"], "routes", Value, NotYet),
-    f(&["cluster", "cluster_listen"], "cluster", Value, NotYet),
-    f(&["cluster_name"], "cluster_name", Value, NotYet),
-    f(&["no_advertise"], "no_advertise", Bool, NotYet),
-    f(&["cluster_advertise"], "cluster_advertise", Value, NotYet),
-    f(&["connect_retries"], "connect_retries", Value, NotYet),
+    f(&["routes"], "routes", Value, Yes),
+    f(&["cluster", "cluster_listen"], "cluster", Value, Yes),
+    f(&["cluster_name"], "cluster_name", Value, Yes),
+    f(&["no_advertise"], "no_advertise", Bool, Yes),
+    f(&["cluster_advertise"], "cluster_advertise", Value, Yes),
+    f(&["connect_retries"], "connect_retries", Value, Yes),
     f(&["profile"], "profile", Value, NotYet),
     f(&["help_tls"], "help_tls", Bool, Yes),
 ];
@@ -107,8 +107,18 @@ Server Options:
     -t                               Test configuration and exit
     -sl,--signal <signal>[=<pid>]    Send signal to nats-server process (ldm, stop, quit, term, reopen, reload)
                                      <pid> can be either a PID (e.g. 1) or the path to a PID file (e.g. /var/run/nats-server.pid)
+        --client_advertise <string>  Client URL to advertise to other servers
         --ports_file_dir <dir>       Creates a ports file in the specified directory (<executable_name>_<pid>.ports).
         --shards <n>                 Number of shards, one pinned core each (default: one per usable CPU)
+
+Cluster Options:
+        --routes <rurl-1, rurl-2>    Routes to solicit and connect
+        --cluster <cluster-url>      Cluster URL for solicited routes
+        --cluster_name <string>      Cluster Name, if not set one will be dynamically generated
+        --no_advertise <bool>        Do not advertise known cluster information to clients
+        --cluster_advertise <string> Cluster URL to advertise to other servers
+        --connect_retries <number>   For implicit routes, number of connect retries
+        --cluster_listen <url>       Cluster url from which members can solicit routes
 
 Logging Options:
     -l, --log <file>                 File to redirect log output

@@ -96,6 +96,9 @@ fn main() {
             exit(1);
         }
     };
+    if let Some((name, _)) = &running.cluster {
+        info!("  Cluster:  {name}");
+    }
     info!("  Name:     {}", running.server_name);
     info!("  ID:       {}", running.server_id);
     if let Some(f) = &resolved.config_file {
@@ -147,6 +150,16 @@ fn main() {
         }
     }
     info!("Server is ready");
+    if let (Some((name, dynamic)), Some(addr)) = (&running.cluster, running.route_addr) {
+        info!("Cluster name is {name}");
+        if *dynamic {
+            log::warn!("Cluster name was dynamically generated, consider setting one");
+        }
+        info!(
+            "Listening for route connections on {}",
+            host_port_str(&addr)
+        );
+    }
     let schemes = process::Schemes {
         tls: tls_mode.is_some_and(|(available, _)| !available),
         https: running.monitor_https,
@@ -156,6 +169,7 @@ fn main() {
         running.client_addr,
         running.monitor_addr,
         schemes,
+        running.route_addr,
     );
     *PORTS_FILE.lock().unwrap_or_else(|e| e.into_inner()) = ports_file;
     let _ = SCHEMES.set(schemes);
@@ -221,6 +235,7 @@ fn serve_signals(
                         running.client_addr,
                         running.monitor_addr,
                         SCHEMES.get().copied().unwrap_or_default(),
+                        running.route_addr,
                     );
                 }
             }

@@ -376,6 +376,7 @@ impl PortsFile {
         client: SocketAddr,
         monitor: Option<SocketAddr>,
         schemes: Schemes,
+        cluster: Option<SocketAddr>,
     ) -> Option<PortsFile> {
         let dir = po.ports_file_dir.as_deref().filter(|d| !d.is_empty())?;
         let exe = std::env::args_os()
@@ -393,6 +394,12 @@ impl PortsFile {
                 "monitoring",
                 monitor
                     .map(|m| listener_urls(if schemes.https { "https" } else { "http" }, m))
+                    .unwrap_or_default(),
+            ),
+            (
+                "cluster",
+                cluster
+                    .map(|c| listener_urls("nats", c))
                     .unwrap_or_default(),
             ),
         ]);

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::ArgMatches;
 use shards::auth::{self as engine, AuthConfig, Secret};
-use shards::options::{Options, TlsOpts};
+use shards::options::{ClusterOpts, Options, RouteUrl, SubjectPerm, TlsOpts};
 
 use crate::config::auth as conf;
 use crate::config::ConfigOptions;
@@ -32,8 +32,33 @@ fn refuse_unsupported(c: &ConfigOptions) -> Result<(), String> {
     {
         missing.push("tls.connection_rate_limit");
     }
-    if c.cluster.is_some() {
-        missing.push("cluster");
+    if let Some(cl) = &c.cluster {
+        if cl.tls.is_some() {
+            missing.push("cluster tls (TLS for routes)");
+        }
+        if cl.pool_size.is_some_and(|n| n > 0) {
+            missing.push("cluster pool_size (route pooling; leave it out or set -1)");
+        }
+        if cl.accounts.as_ref().is_some_and(|a| !a.is_empty()) {
+            missing.push("cluster accounts (pinned account routes)");
+        }
+        if cl
+            .compression
+            .as_ref()
+            .is_some_and(|m| !matches!(m.mode.as_str(), "" | "off" | "accept" | "not supported"))
+        {
+            missing.push("cluster compression");
+        }
+        if cl.write_timeout.is_some() {
+            missing.push("cluster write_timeout");
+        }
+        let pass = cl
+            .authorization
+            .as_ref()
+            .and_then(|a| a.password.as_deref());
+        if pass.is_some_and(|p| p.starts_with("$2")) {
+            missing.push("bcrypt cluster passwords");
+        }
     }
     if missing.is_empty() {
         Ok(())
@@ -243,6 +268,132 @@ fn auth_config(a: Option<&conf::AuthorizationConfig>, no_auth_user: Option<&Stri
     out
 }
 
+fn perm(p: &Option<crate::config::auth::SubjectPermission>) -> Option<SubjectPerm> {
+    p.as_ref().map(|p| SubjectPerm {
+        allow: p.allow.clone(),
+        deny: p.deny.clone(),
+    })
+}
+
+/// The `cluster {}` block as route options (the port decides later whether routes run).
+fn cluster_from_config(cl: &crate::config::cluster::ClusterConfig) -> Result<ClusterOpts, String> {
+    let mut co = ClusterOpts {
+        port: 0,
+        ..Default::default()
+    };
+    co.name = cl.name.clone();
+    if let Some(h) = &cl.host {
+        co.host = h.clone();
+    }
+    if let Some(p) = cl.port {
+        co.port = i32::try_from(p).map_err(|_| format!("cluster port: invalid value {p}"))?;
+    }
+    co.advertise = cl.advertise.clone();
+    co.no_advertise = cl.no_advertise.unwrap_or(false);
+    for r in cl.routes.iter().flatten() {
+        co.routes.push(RouteUrl::parse(r)?);
+    }
+    if let Some(a) = &cl.authorization {
+        co.user = a.user.clone();
+        co.password = a.password.clone();
+        if let Some(t) = a.timeout {
+            co.auth_timeout = std::time::Duration::from_secs_f64(t.max(0.0));
+        }
+    }
+    if let Some(n) = cl.connect_retries {
+        co.connect_retries = u32::try_from(n.max(0)).unwrap_or(u32::MAX);
+    }
+    co.connect_backoff = cl.connect_backoff.unwrap_or(false);
+    if let Some(d) = cl.ping_interval {
+        co.ping_interval = d;
+    }
+    if let Some(n) = cl.ping_max {
+        co.ping_max = u32::try_from(n.max(0)).unwrap_or(u32::MAX);
+    }
+    if let Some(d) = cl.write_deadline {
+        co.write_deadline = d;
+    }
+    if let Some(p) = &cl.permissions {
+        co.import = perm(&p.import);
+        co.export = perm(&p.export);
+    }
+    Ok(co)
+}
+
+/// The cluster flags of spec §3 on top of the config's block. `--cluster` replaces the
+/// listen address and the authorization (none without userinfo, as nats-server does).
+fn apply_cluster_flags(co: &mut ClusterOpts, m: &ArgMatches) -> Result<(), String> {
+    if let Some(u) = flag_str(m, "cluster") {
+        if u.is_empty() {
+            co.port = 0;
+        } else {
+            let random = u.ends_with(":-1");
+            let fixed = if random {
+                format!("{}:0", &u[..u.len() - 3])
+            } else {
+                u.clone()
+            };
+            let rest = fixed.split_once("://").map_or(fixed.as_str(), |(_, r)| r);
+            let rest = rest.split('/').next().unwrap_or("");
+            let (userinfo, hostport) = match rest.rsplit_once('@') {
+                Some((a, b)) => (Some(a), b),
+                None => (None, rest),
+            };
+            let (h, p) = hostport
+                .rsplit_once(':')
+                .ok_or_else(|| format!("address {hostport}: missing port in address"))?;
+            let h = h.trim_start_matches('[').trim_end_matches(']');
+            co.host = h.to_string();
+            co.port = if random {
+                -1
+            } else {
+                p.parse::<i32>()
+                    .map_err(|_| format!("invalid cluster port in {u:?}"))?
+            };
+            match userinfo {
+                Some(ui) => match ui.split_once(':') {
+                    Some((user, pass)) => {
+                        co.user = Some(user.to_string());
+                        co.password = Some(pass.to_string());
+                    }
+                    None => return Err("expected cluster password to be set".to_string()),
+                },
+                None => {
+                    co.user = None;
+                    co.password = None;
+                }
+            }
+        }
+    }
+    if let Some(r) = flag_str(m, "routes") {
+        co.routes = r
+            .split(',')
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .map(RouteUrl::parse)
+            .collect::<Result<_, _>>()?;
+    }
+    if let Some(n) = flag_str(m, "cluster_name") {
+        if n.contains(' ') {
+            return Err("cluster name cannot contain spaces".to_string());
+        }
+        co.name = Some(n.clone()).filter(|n| !n.is_empty());
+    }
+    if let Some(a) = flag_str(m, "cluster_advertise") {
+        co.advertise = Some(a.clone()).filter(|a| !a.is_empty());
+    }
+    if let Some(b) = flag_bool(m, "no_advertise") {
+        co.no_advertise = b;
+    }
+    if let Some(n) = flag_str(m, "connect_retries") {
+        co.connect_retries = n
+            .parse::<i64>()
+            .map_err(|_| format!("invalid value \"{n}\" for flag -connect_retries: parse error"))?
+            .max(0) as u32;
+    }
+    Ok(())
+}
+
 /// Applies a config file's settings.
 fn apply_config(o: &mut Options, lo: &mut LogOptions, c: &ConfigOptions) -> Result<(), String> {
     refuse_unsupported(c)?;
@@ -341,6 +492,13 @@ fn apply_config(o: &mut Options, lo: &mut LogOptions, c: &ConfigOptions) -> Resu
     }
     if let Some(f) = &c.log_file {
         lo.file = Some(f.clone());
+    }
+    if let Some(a) = &c.client_advertise {
+        o.client_advertise = Some(a.clone());
+    }
+    if let Some(cl) = &c.cluster {
+        o.cluster_name = cl.name.clone();
+        o.cluster = Some(cluster_from_config(cl)?);
     }
     if let Some(n) = c.log_size_limit {
         lo.size_limit = n;
@@ -507,6 +665,21 @@ pub fn resolve(m: &ArgMatches) -> Result<Resolved, Vec<String>> {
     }
     if let Some(d) = flag_str(m, "ports_file_dir") {
         po.ports_file_dir = Some(d.clone());
+    }
+    if let Some(a) = flag_str(m, "client_advertise") {
+        o.client_advertise = Some(a.clone()).filter(|a| !a.is_empty());
+    }
+    // Routes run only with a cluster port, from the config or `--cluster` (spec §3).
+    let mut co = o.cluster.take().unwrap_or(ClusterOpts {
+        port: 0,
+        ..Default::default()
+    });
+    apply_cluster_flags(&mut co, m).map_err(one)?;
+    if co.name.is_some() {
+        o.cluster_name = co.name.clone();
+    }
+    if co.port != 0 {
+        o.cluster = Some(co);
     }
     apply_auth_flags(&mut o, m).map_err(one)?;
     o.debug = lo.debug;

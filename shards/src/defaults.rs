@@ -54,3 +54,23 @@ pub const DEFAULT_LAME_DUCK_DURATION: Duration = Duration::from_secs(120);
 /// `lame_duck_grace_period`: lame duck mode waits this long before closing the first
 /// client (`DEFAULT_LAME_DUCK_GRACE_PERIOD`).
 pub const DEFAULT_LAME_DUCK_GRACE_PERIOD: Duration = Duration::from_secs(10);
+/// Default route port (`DEFAULT_ROUTE_PORT` in nats-server's docs; `cluster { port }`).
+pub const DEFAULT_ROUTE_PORT: u16 = 6222;
+/// A route's PING interval is capped at this (`defaultRouteMaxPingInterval`).
+pub const ROUTE_MAX_PING_INTERVAL: Duration = Duration::from_secs(30);
+/// The first PING on a route goes out this long after it is created (`firstPingInterval`).
+pub const FIRST_ROUTE_PING_INTERVAL: Duration = Duration::from_secs(1);
+/// Delay between route connect attempts (`DEFAULT_ROUTE_CONNECT`).
+pub const DEFAULT_ROUTE_CONNECT: Duration = Duration::from_secs(1);
+/// Longest delay between attempts with `connect_backoff` (`DEFAULT_ROUTE_CONNECT_MAX`).
+pub const DEFAULT_ROUTE_CONNECT_MAX: Duration = Duration::from_secs(30);
+/// Delay before reconnecting a route that closed (`DEFAULT_ROUTE_RECONNECT`).
+pub const DEFAULT_ROUTE_RECONNECT: Duration = Duration::from_secs(1);
+/// Dial timeout for a route (`DEFAULT_ROUTE_DIAL`).
+pub const DEFAULT_ROUTE_DIAL: Duration = Duration::from_secs(1);
+/// Failed first connects are logged as errors once, then every this many attempts
+/// (`DEFAULT_CONNECT_ERROR_REPORTS`).
+pub const DEFAULT_CONNECT_ERROR_REPORTS: u64 = 3600;
+/// Route control lines may be this many times `max_control_line` (`MAX_CONTROL_LINE_SIZE`
+/// times 16 for routes in nats-server's parser: interest lines carry long queue names).
+pub const ROUTE_CONTROL_LINE_FACTOR: usize = 16;

@@ -11,13 +11,14 @@
 //! - [`server`]: start-up (io_uring check, listeners, executors).
 //! - [`monitor`]: the HTTP monitor on the control shard; [`stats`] the counters it reads.
 //! - [`tls`]: rustls configurations and what a client certificate says (`verify_and_map`).
+//! - [`route`]: clustering (routes to other servers), on the control shard.
 //! - [`defaults`], [`options`]: every default, named after the nats-server option.
 //! - [`goquote`]: Go's `%q`, for log lines that quote bytes as nats-server does.
 //!
 //! # Threads
 //! One glommio executor per shard, pinned to a CPU of the process's affinity mask, each
 //! with its own `SO_REUSEPORT` listener; one more executor, the control shard, for what is
-//! global (monitor and routes in later work). Shards share nothing on the hot path: they
+//! global (the monitor and the routes). Shards share nothing on the hot path: they
 //! talk over one SPSC channel per ordered pair (see [`shard::mesh`]).
 
 pub mod auth;
@@ -27,6 +28,7 @@ pub mod monitor;
 pub mod nkey;
 pub mod options;
 pub mod protocol;
+pub mod route;
 pub mod server;
 pub mod shard;
 pub mod stats;

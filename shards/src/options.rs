@@ -53,6 +53,11 @@ pub struct Options {
     pub http_base_path: String,
     /// Closed connections kept for `/connz?state=closed` (`max_closed_clients`).
     pub max_closed_clients: usize,
+    /// `client_advertise` / `--client_advertise`: `host[:port]` shown to clients in INFO
+    /// and given to peers for their `connect_urls`.
+    pub client_advertise: Option<String>,
+    /// The `cluster {}` block and cluster flags; `None` runs no routes at all.
+    pub cluster: Option<ClusterOpts>,
     /// Client authentication (`authorization {}`, `no_auth_user`, `--user`/`--pass`/`--auth`);
     /// `None` when clients need not authenticate. One `Arc` so a reload can swap it whole.
     pub auth: Option<Arc<AuthConfig>>,
@@ -101,6 +106,166 @@ pub struct TlsOpts {
     pub pinned_certs: Option<Vec<String>>,
 }
 
+/// Route settings (spec §4.4 and the cluster flags of §3).
+#[derive(Debug, Clone)]
+pub struct ClusterOpts {
+    /// `name` / `--cluster_name`; `None` makes a dynamic name (which may adopt a peer's).
+    pub name: Option<String>,
+    /// Route listen host (`host`, `listen`, `--cluster`).
+    pub host: String,
+    /// Route listen port; `-1` picks a random one.
+    pub port: i32,
+    /// `advertise` / `--cluster_advertise`: `host[:port]` peers should dial.
+    pub advertise: Option<String>,
+    /// `no_advertise` / `--no_advertise`.
+    pub no_advertise: bool,
+    /// Explicit routes (`routes`, `--routes`), reconnected forever.
+    pub routes: Vec<RouteUrl>,
+    /// `authorization { user, password }` routes must present (and that we present when
+    /// dialling a gossiped server that requires auth).
+    pub user: Option<String>,
+    pub password: Option<String>,
+    /// `authorization { timeout }`.
+    pub auth_timeout: Duration,
+    /// `connect_retries`: attempts for implicit routes.
+    pub connect_retries: u32,
+    /// `connect_backoff`: double the delay between attempts, up to 30 s.
+    pub connect_backoff: bool,
+    /// `ping_interval` (at most 30 s for routes).
+    pub ping_interval: Duration,
+    /// `ping_max`.
+    pub ping_max: u32,
+    /// `write_deadline`.
+    pub write_deadline: Duration,
+    /// `permissions { import }`: subjects routes may send us (we send RS+ only for these).
+    pub import: Option<SubjectPerm>,
+    /// `permissions { export }`: subjects we send to routes (their RS+ for others is ignored).
+    pub export: Option<SubjectPerm>,
+}
+
+/// An allow/deny pair of subject lists (`None` = no list).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SubjectPerm {
+    pub allow: Option<Vec<String>>,
+    pub deny: Option<Vec<String>>,
+}
+
+/// One route URL: `nats-route://user:pass@host:port` (only userinfo and host:port count).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteUrl {
+    pub host: String,
+    pub port: u16,
+    pub user: Option<String>,
+    pub password: Option<String>,
+}
+
+impl RouteUrl {
+    /// Parses a route URL as nats-server reads it. The port defaults to 6222 (the
+    /// `nats-route` default); a user without a password is allowed here (the password is
+    /// then empty).
+    pub fn parse(raw: &str) -> Result<RouteUrl, String> {
+        let t = raw.trim();
+        let rest = match t.find("://") {
+            Some(i) => &t[i + 3..],
+            None => t,
+        };
+        let rest = rest.split(['/', '?', '#']).next().unwrap_or("");
+        let (userinfo, hostport) = match rest.rfind('@') {
+            Some(i) => (Some(&rest[..i]), &rest[i + 1..]),
+            None => (None, rest),
+        };
+        let (user, password) = match userinfo {
+            Some(u) => match u.split_once(':') {
+                Some((a, b)) => (Some(pct_decode(a)), Some(pct_decode(b))),
+                None => (Some(pct_decode(u)), None),
+            },
+            None => (None, None),
+        };
+        let (host, port) = split_host_port(hostport, DEFAULT_ROUTE_PORT)
+            .ok_or_else(|| format!("error parsing route url [{raw:?}]"))?;
+        Ok(RouteUrl {
+            host,
+            port,
+            user,
+            password,
+        })
+    }
+
+    /// `host:port` (brackets for IPv6).
+    pub fn host_port(&self) -> String {
+        join_host_port(&self.host, self.port)
+    }
+}
+
+/// `host:port`, with brackets around an IPv6 host.
+pub fn join_host_port(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// Splits `host[:port]` (IPv6 in brackets); a missing port is `default`.
+pub fn split_host_port(s: &str, default: u16) -> Option<(String, u16)> {
+    if let Some(r) = s.strip_prefix('[') {
+        let (h, tail) = r.split_once(']')?;
+        let port = match tail.strip_prefix(':') {
+            Some(p) => p.parse().ok()?,
+            None if tail.is_empty() => default,
+            None => return None,
+        };
+        return Some((h.to_string(), port));
+    }
+    match s.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') => Some((h.to_string(), p.parse().ok()?)),
+        Some(_) => Some((s.to_string(), default)),
+        None if s.is_empty() => None,
+        None => Some((s.to_string(), default)),
+    }
+}
+
+fn pct_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+impl Default for ClusterOpts {
+    fn default() -> Self {
+        ClusterOpts {
+            name: None,
+            host: DEFAULT_HOST.to_string(),
+            port: DEFAULT_ROUTE_PORT as i32,
+            advertise: None,
+            no_advertise: false,
+            routes: Vec::new(),
+            user: None,
+            password: None,
+            auth_timeout: AUTH_TIMEOUT,
+            connect_retries: 0,
+            connect_backoff: false,
+            ping_interval: ROUTE_MAX_PING_INTERVAL,
+            ping_max: DEFAULT_PING_MAX_OUT,
+            write_deadline: DEFAULT_FLUSH_DEADLINE,
+            import: None,
+            export: None,
+        }
+    }
+}
+
 impl Default for Options {
     fn default() -> Self {
         Options {
@@ -131,6 +296,32 @@ impl Default for Options {
             https_port: None,
             tls: None,
             allow_non_tls: false,
+            client_advertise: None,
+            cluster: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn route_urls_as_nats_server_reads_them() {
+        let u = RouteUrl::parse(" nats-route://ruser:T0pS3cr3t@10.0.0.1:6222 ").unwrap();
+        assert_eq!(u.host, "10.0.0.1");
+        assert_eq!(u.port, 6222);
+        assert_eq!(u.user.as_deref(), Some("ruser"));
+        assert_eq!(u.password.as_deref(), Some("T0pS3cr3t"));
+        let u = RouteUrl::parse("nats://host").unwrap();
+        assert_eq!((u.host.as_str(), u.port, u.user), ("host", 6222, None));
+        let u = RouteUrl::parse("nats://u%40x:p%3A@[::1]:7000/").unwrap();
+        assert_eq!(u.host, "::1");
+        assert_eq!(u.port, 7000);
+        assert_eq!(u.user.as_deref(), Some("u@x"));
+        assert_eq!(u.password.as_deref(), Some("p:"));
+        assert_eq!(u.host_port(), "[::1]:7000");
+        assert!(RouteUrl::parse("nats://h:notaport").is_err());
+        assert!(RouteUrl::parse("nats://").is_err());
     }
 }

@@ -22,6 +22,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use crate::defaults::GLOMMIO_IO_MEMORY;
 use crate::monitor::{Monitor, ShardLink};
 use crate::options::Options;
+use crate::route::Router;
 use crate::shard::control::{ControlReq, ControlResp};
 use crate::shard::housekeeping::Acceptor;
 use crate::shard::{conn, mesh, Shard, Shared};
@@ -40,6 +41,10 @@ pub enum StartError {
     Tls(#[from] crate::tls::TlsError),
     #[error("Can't start monitoring: {0}")]
     Monitor(String),
+    #[error("Error listening on router port: {port} - {err}")]
+    RouteListen { port: i32, err: String },
+    #[error("{0}")]
+    Config(String),
 }
 
 /// A running server.
@@ -54,6 +59,10 @@ pub struct Running {
     pub server_name: String,
     /// Where the HTTP monitor listens, when enabled.
     pub monitor_addr: Option<SocketAddr>,
+    /// Where routes connect, with a cluster block.
+    pub route_addr: Option<SocketAddr>,
+    /// The cluster name, and whether it was generated (no `name` configured).
+    pub cluster: Option<(String, bool)>,
     /// The monitor speaks HTTPS (`https_port`).
     pub monitor_https: bool,
     shared: Arc<Shared>,
@@ -173,8 +182,50 @@ pub fn usable_cpus() -> Vec<core_affinity::CoreId> {
     core_affinity::get_core_ids().unwrap_or_default()
 }
 
+/// A cluster name for a server configured without one (nats-server uses a NUID: 22
+/// base-62 characters).
+fn dynamic_cluster_name() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut rng = rand::thread_rng();
+    (0..22)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+/// Binds the route listener (one socket: routes are served by the control shard only).
+fn bind_route_listener(host: &str, port: i32) -> Result<(Socket, SocketAddr), StartError> {
+    let err = |e: String| StartError::RouteListen { port, err: e };
+    let p = if port < 0 { 0 } else { port as u16 };
+    let addr = resolve(host, p).map_err(|e| err(e.to_string()))?;
+    let s = new_socket(&addr).map_err(|e| err(listen_err(host, p, e).to_string()))?;
+    s.bind(&addr.into()).map_err(|e| {
+        err(format!(
+            "listen tcp {}: {}",
+            host_port(host, p),
+            bind_reason(&e)
+        ))
+    })?;
+    s.listen(128).map_err(|e| err(e.to_string()))?;
+    let bound = s
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_socket())
+        .unwrap_or(addr);
+    Ok((s, bound))
+}
+
+fn bind_reason(e: &io::Error) -> String {
+    match e.raw_os_error() {
+        Some(libc::EADDRINUSE) => "bind: address already in use".to_string(),
+        Some(libc::EADDRNOTAVAIL) => "bind: cannot assign requested address".to_string(),
+        Some(libc::EACCES) => "bind: permission denied".to_string(),
+        _ => e.to_string(),
+    }
+}
+
 /// Starts the server. Returns once every shard accepts connections.
-pub fn start(opts: Options) -> Result<Running, StartError> {
+pub fn start(mut opts: Options) -> Result<Running, StartError> {
     uring::check()?;
     // A shard's executor that fails to start only ends its thread; build one here first so
     // the reason reaches the user.
@@ -193,10 +244,13 @@ pub fn start(opts: Options) -> Result<Running, StartError> {
     } else {
         cpus.len().max(1)
     };
-    if n > crate::defaults::MAX_SHARDS {
+    // With a cluster the control shard is one more mesh member.
+    let members = n + usize::from(opts.cluster.is_some());
+    if members > crate::defaults::MAX_SHARDS {
         return Err(StartError::Executor(format!(
-            "{n} shards requested, at most {} are supported",
-            crate::defaults::MAX_SHARDS
+            "{n} shards requested, at most {} are supported{}",
+            crate::defaults::MAX_SHARDS - (members - n),
+            if members > n { " with a cluster" } else { "" }
         )));
     }
     let tls = match &opts.tls {
@@ -235,6 +289,25 @@ pub fn start(opts: Options) -> Result<Running, StartError> {
         }
         None => None,
     };
+    let route = match &opts.cluster {
+        Some(c) => Some(bind_route_listener(&c.host, c.port)?),
+        None => None,
+    };
+    let cluster = opts.cluster.as_ref().map(|c| match &c.name {
+        Some(n) => (n.clone(), false),
+        None => (dynamic_cluster_name(), true),
+    });
+    if let Some((name, _)) = &cluster {
+        opts.cluster_name = Some(name.clone());
+    }
+    let client_advertise = match &opts.client_advertise {
+        Some(a) => Some(
+            crate::options::split_host_port(a, client_addr.port()).ok_or_else(|| {
+                StartError::Config(format!("Error parsing client_advertise {a:?}"))
+            })?,
+        ),
+        None => None,
+    };
     let server_id = nkey::new_server_id();
     let server_name = opts
         .server_name
@@ -247,9 +320,12 @@ pub fn start(opts: Options) -> Result<Running, StartError> {
         client_addr.port(),
         n,
         crate::tls::TlsSwap::new(tls),
+        members,
+        client_advertise,
     ));
 
-    let mesh_ends = mesh::build(n);
+    let mut mesh_ends = mesh::build(members);
+    let control_ends = (members > n).then(|| mesh_ends.pop().expect("the control member"));
     // One question/answer channel pair between the control shard and each shard.
     let mut shard_control = Vec::with_capacity(n);
     let mut control_links = Vec::with_capacity(n);
@@ -289,7 +365,24 @@ pub fn start(opts: Options) -> Result<Running, StartError> {
         }
     }
     let monitor_addr = monitor.as_ref().map(|m| m.2);
-    start_control(shared.clone(), control_links, monitor, monitor_https)?;
+    let route_addr = route.as_ref().map(|r| r.1);
+    let routes = match (route, control_ends, &cluster) {
+        (Some((sock, addr)), Some(ends), Some((name, dynamic))) => Some(RouteSetup {
+            sock,
+            addr,
+            ends,
+            name: name.clone(),
+            dynamic: *dynamic,
+        }),
+        _ => None,
+    };
+    start_control(
+        shared.clone(),
+        control_links,
+        monitor,
+        monitor_https,
+        routes,
+    )?;
     Ok(Running {
         client_addr,
         shards: n,
@@ -298,18 +391,30 @@ pub fn start(opts: Options) -> Result<Running, StartError> {
         monitor_addr,
         shared,
         monitor_https,
+        route_addr,
+        cluster,
     })
 }
 
 type ControlLink = (SharedSender<ControlReq>, SharedReceiver<ControlResp>);
 
+/// What the control shard needs to run the routes.
+struct RouteSetup {
+    sock: Socket,
+    addr: SocketAddr,
+    ends: mesh::MeshEnds,
+    name: String,
+    dynamic: bool,
+}
+
 /// The control shard: one more executor, unpinned, for what is global to the server: the
-/// HTTP monitor today, the cluster routes later.
+/// HTTP monitor and the cluster routes.
 fn start_control(
     shared: Arc<Shared>,
     links: Vec<ControlLink>,
     monitor: Option<(Socket, String, SocketAddr)>,
     https: bool,
+    routes: Option<RouteSetup>,
 ) -> Result<(), StartError> {
     LocalExecutorBuilder::new(Placement::Unbound)
         .name("control")
@@ -322,11 +427,19 @@ fn start_control(
                     rx: rx.connect().await,
                 });
             }
+            let router = routes.map(|r| start_routes(&shared, r));
             if let Some((sock, host, addr)) = monitor {
                 // SAFETY: the fd comes from a socket we own and hand over whole.
                 let listener =
                     unsafe { glommio::net::TcpListener::from_raw_fd(sock.into_raw_fd()) };
-                let m = Rc::new(Monitor::new(shared, connected, host, addr.port(), https));
+                let m = Rc::new(Monitor::new(
+                    shared,
+                    connected,
+                    host,
+                    addr.port(),
+                    https,
+                    router,
+                ));
                 m.serve(listener).await;
             } else {
                 futures_lite::future::pending::<()>().await;
@@ -334,6 +447,34 @@ fn start_control(
         })
         .map_err(|e| StartError::Executor(e.to_string()))?;
     Ok(())
+}
+
+/// Joins the mesh as its last member, then accepts and dials routes (on the control
+/// shard's executor).
+fn start_routes(shared: &Arc<Shared>, r: RouteSetup) -> Rc<Router> {
+    let router = Router::new(shared.clone(), r.addr, r.name, r.dynamic);
+    // As in `run_shard`: each end connects in a task of its own.
+    for (to, tx) in r.ends.senders.into_iter().enumerate() {
+        if let Some(tx) = tx {
+            let router = router.clone();
+            glommio::spawn_local(async move { router.pump(to, tx.connect().await).await }).detach();
+        }
+    }
+    for (from, rx) in r.ends.receivers.into_iter().enumerate() {
+        if let Some(rx) = rx {
+            let router = router.clone();
+            glommio::spawn_local(async move { router.receive(from, rx.connect().await).await })
+                .detach();
+        }
+    }
+    // Shards start with no cluster view; the first one carries the name (and, later, the
+    // connect_urls).
+    router.publish_view();
+    // SAFETY: the fd comes from a socket we own and hand over whole.
+    let listener = unsafe { glommio::net::TcpListener::from_raw_fd(r.sock.into_raw_fd()) };
+    glommio::spawn_local(router.clone().accept_loop(listener)).detach();
+    crate::route::solicit::start(&router);
+    router
 }
 
 async fn run_shard(

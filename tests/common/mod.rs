@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod cluster;
+
 /// How long a server gets to print `Server is ready`.
 pub const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a test waits for bytes it expects; generous, never a timing assertion.
@@ -605,6 +607,27 @@ impl Raw {
             }
         }
         msgs
+    }
+
+    /// The next message if one arrives within `timeout` (server PINGs answered, async INFO
+    /// skipped); `None` otherwise.
+    #[track_caller]
+    pub fn try_next_msg(&mut self, timeout: Duration) -> Option<Msg> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            while !self.buf.contains(&b'\n') {
+                self.fill(deadline).ok()?;
+            }
+            if self.buf.starts_with(b"MSG ") || self.buf.starts_with(b"HMSG ") {
+                // A whole message follows its control line; wait for it with the usual timeout.
+                return Some(self.read_msg());
+            }
+            match self.read_frame() {
+                Frame::Ping => self.send(b"PONG\r\n"),
+                Frame::Info(_) | Frame::Pong | Frame::Ok => {}
+                other => panic!("expected a message, got {other:?}"),
+            }
+        }
     }
 
     /// Reads the next message; server PINGs are answered, any other frame fails the test.

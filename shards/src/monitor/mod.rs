@@ -7,6 +7,7 @@
 
 pub mod format;
 pub mod http;
+pub mod routez;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -48,6 +49,8 @@ pub struct Monitor {
     req_stats: RefCell<BTreeMap<String, u64>>,
     /// Last (wall time, process CPU seconds) sample, for `/varz` `cpu`.
     cpu_sample: RefCell<(std::time::Instant, f64)>,
+    /// The routes, with a cluster block (same executor: read directly).
+    router: Option<Rc<crate::route::Router>>,
 }
 
 /// User plus system CPU seconds of this process, from /proc/self/stat.
@@ -170,6 +173,7 @@ impl Monitor {
         host: String,
         port: u16,
         https: bool,
+        router: Option<Rc<crate::route::Router>>,
     ) -> Monitor {
         Monitor {
             shared,
@@ -180,6 +184,7 @@ impl Monitor {
             https,
             req_stats: RefCell::new(BTreeMap::new()),
             cpu_sample: RefCell::new((std::time::Instant::now(), process_cpu_secs())),
+            router,
         }
     }
 
@@ -280,13 +285,7 @@ impl Monitor {
                 "/varz" => Ok(self.varz()),
                 "/connz" => self.connz(&q).await,
                 "/subsz" | "/subscriptionsz" => self.subsz(&q).await,
-                "/routez" => Ok(json!({
-                    "server_id": self.shared.server_id,
-                    "server_name": self.shared.server_name,
-                    "now": rfc3339_nano(SystemTime::now()),
-                    "num_routes": 0,
-                    "routes": [],
-                })),
+                "/routez" => routez::routez(&self.shared, self.router.as_deref(), &q),
                 "/gatewayz" => Ok(json!({
                     "server_id": self.shared.server_id,
                     "now": rfc3339_nano(SystemTime::now()),
@@ -451,8 +450,8 @@ impl Monitor {
             "cpu": self.cpu_percent(),
             "connections": t.connections,
             "total_connections": t.total_connections,
-            "routes": 0,
-            "remotes": 0,
+            "routes": self.router.as_ref().map_or(0, |r| r.num_routes()),
+            "remotes": self.router.as_ref().map_or(0, |r| r.num_routes()),
             "leafnodes": 0,
             "in_msgs": t.in_msgs,
             "in_bytes": t.in_bytes,
@@ -486,7 +485,9 @@ impl Monitor {
         if let (Value::Object(a), Value::Object(b)) = (&mut v, rest) {
             a.extend(b);
         }
-        if let Some(c) = &o.cluster_name {
+        if let Some(r) = &self.router {
+            v["cluster"] = routez::varz_cluster(r);
+        } else if let Some(c) = &o.cluster_name {
             v["cluster"] = json!({ "name": c });
         }
         v

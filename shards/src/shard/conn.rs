@@ -485,14 +485,22 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
 fn client_info(shard: &Shard, cid: u64, peer: &SocketAddr) -> ServerInfo {
     let sh = &shard.shared;
     let opts = shard.opts();
+    let (cluster, connect_urls) = match &shard.st.borrow().cluster {
+        Some(v) => (v.name.clone(), v.connect_urls.clone()),
+        None => (opts.cluster_name.clone().unwrap_or_default(), Vec::new()),
+    };
+    let (host, port) = match &sh.client_advertise {
+        Some((h, p)) => (h.clone(), *p),
+        None => (opts.host.clone(), sh.port),
+    };
     ServerInfo {
         server_id: sh.server_id.clone(),
         server_name: sh.server_name.clone(),
         version: crate::defaults::VERSION.to_string(),
         proto: crate::defaults::PROTO,
         go: "nats-tpc".to_string(),
-        host: opts.host.clone(),
-        port: sh.port,
+        host,
+        port,
         headers: !opts.no_header_support,
         // nats-server: tls_required unless allow_non_tls, which says tls_available instead.
         tls_required: opts.tls.is_some() && !opts.allow_non_tls,
@@ -502,8 +510,24 @@ fn client_info(shard: &Shard, cid: u64, peer: &SocketAddr) -> ServerInfo {
         auth_required: opts.auth.as_ref().is_some_and(|a| a.required()),
         client_id: cid,
         client_ip: peer.ip().to_string(),
-        cluster: opts.cluster_name.clone().unwrap_or_default(),
+        cluster,
+        connect_urls,
         ..Default::default()
+    }
+}
+
+/// Sends the current INFO to every client that takes async INFO: protocol 1 and past its
+/// first PONG (spec AI-01); the others get it with that PONG.
+pub fn send_async_info(shard: &Shard) {
+    let conns: Vec<Rc<Conn>> = shard.st.borrow().conns.values().cloned().collect();
+    for c in conns {
+        let wants = {
+            let st = c.st.borrow();
+            st.closing.is_none() && st.first_pong_sent && st.opts.protocol >= 1
+        };
+        if wants {
+            c.queue(&client_info(shard, c.cid, &c.peer).to_line());
+        }
     }
 }
 

@@ -8,6 +8,8 @@
 //! - interest before messages: an interest change A sends before a barrier is installed on B
 //!   before B acknowledges the barrier, so after the ack every publish on B sees it.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use glommio::channels::shared_channel::{self, SharedReceiver, SharedSender};
 
@@ -74,6 +76,18 @@ pub enum ShardMsg {
     Barrier { id: u64 },
     /// The answer to a [`ShardMsg::Barrier`].
     BarrierAck { id: u64 },
+    /// From the control shard (cluster only): what client INFO now says about the cluster.
+    /// Shards send it as an async INFO to the clients that take one (spec AI-01).
+    Cluster(Arc<ClusterView>),
+}
+
+/// The cluster as clients see it in INFO.
+#[derive(Debug, Default)]
+pub struct ClusterView {
+    /// The cluster name (it may change once: a dynamic name adopts a peer's).
+    pub name: String,
+    /// This server's client URLs, then every peer's (empty until the first route).
+    pub connect_urls: Vec<String>,
 }
 
 /// A batch: one channel item.
@@ -87,7 +101,8 @@ pub struct MeshEnds {
     pub receivers: Vec<Option<SharedReceiver<Batch>>>,
 }
 
-/// Creates the full mesh for `n` shards: `n * (n - 1)` SPSC channels.
+/// Creates the full mesh for `n` members (the client shards, plus the control shard when
+/// clustering): `n * (n - 1)` SPSC channels.
 pub fn build(n: usize) -> Vec<MeshEnds> {
     let mut ends: Vec<MeshEnds> = (0..n)
         .map(|_| MeshEnds {

@@ -15,11 +15,17 @@
 //! sharing one `Bytes`). A queue group picks exactly one member across all shards: the
 //! publishing shard draws among its local members and the other shards' member counts, and
 //! names the group in the message to the shard it drew.
+//!
+//! # Routes
+//! With a `cluster {}` block the control shard joins the mesh as one more member (id
+//! `nshards`, see [`crate::route`]): it receives every shard's interest transitions and
+//! publishes for remote servers, and sends the routes' aggregated interest and routed
+//! messages like any other member. Without one, `members == nshards` and nothing changes.
 
 pub mod conn;
 pub mod control;
-pub mod housekeeping;
 pub mod handshake;
+pub mod housekeeping;
 pub mod mesh;
 pub mod stream;
 
@@ -68,6 +74,11 @@ pub struct Shared {
     /// The client port actually bound (differs from `opts.port` for `-p -1`).
     pub port: u16,
     pub nshards: usize,
+    /// Mesh members: the client shards, plus the control shard (id `nshards`) when the
+    /// server is part of a cluster.
+    pub members: usize,
+    /// `client_advertise` as (host, port): what INFO and peers' `connect_urls` show.
+    pub client_advertise: Option<(String, u16)>,
     /// Next client id (spec CL-08, TC-01).
     pub next_cid: AtomicU64,
     /// Open client connections over all shards, for `max_connections`.
@@ -82,6 +93,7 @@ pub struct Shared {
 
 impl Shared {
     /// Process-wide state for a server starting with `opts`.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         opts: Options,
         server_id: String,
@@ -89,6 +101,8 @@ impl Shared {
         port: u16,
         nshards: usize,
         tls: crate::tls::TlsSwap,
+        members: usize,
+        client_advertise: Option<(String, u16)>,
     ) -> Shared {
         Shared {
             current: RwLock::new(Arc::new(opts)),
@@ -103,6 +117,8 @@ impl Shared {
             stats: (0..nshards).map(|_| Default::default()).collect(),
             start: std::time::SystemTime::now(),
             tls,
+            members,
+            client_advertise,
         }
     }
 
@@ -176,6 +192,9 @@ pub struct State {
     pump_wakers: Vec<Option<Waker>>,
     drain_waiters: Vec<Waker>,
     next_barrier: u64,
+    /// What the control shard last said about the cluster (client INFO `cluster` and
+    /// `connect_urls`); `None` until it does.
+    pub cluster: Option<Arc<mesh::ClusterView>>,
     barriers: FxMap<u64, (usize, Option<Waker>)>,
     /// Mesh sequence: interest changes and cross-shard publishes sent so far. A barrier
     /// started at sequence N proves every other shard applied everything up to N.
@@ -218,7 +237,7 @@ pub struct Shard {
 impl Shard {
     /// A shard with empty state.
     pub fn new(id: usize, shared: Arc<Shared>) -> Rc<Shard> {
-        let n = shared.nshards;
+        let n = shared.members;
         Rc::new(Shard {
             id,
             opts: RefCell::new(Rc::new((*shared.opts()).clone())),
@@ -232,6 +251,7 @@ impl Shard {
                 pump_wakers: (0..n).map(|_| None).collect(),
                 drain_waiters: Vec::new(),
                 next_barrier: 0,
+                cluster: None,
                 barriers: FxMap::default(),
                 interest_seq: 0,
                 interest_acked: 0,
@@ -268,8 +288,9 @@ impl Shard {
         true
     }
 
+    /// Whether anyone else needs this shard's interest (other shards, or the routes).
     fn multi(&self) -> bool {
-        self.shared.nshards > 1
+        self.shared.members > 1
     }
 
     /// A cheap per-shard random number (xorshift): queue member choice needs no more.
@@ -304,7 +325,7 @@ impl Shard {
         delta: i32,
     ) {
         st.interest_seq += 1;
-        for to in 0..self.shared.nshards {
+        for to in 0..self.shared.members {
             if to != self.id {
                 let m = ShardMsg::Interest {
                     subject: subject.clone(),
@@ -486,8 +507,8 @@ impl Shard {
             }
             return delivered;
         }
-        // Per destination shard: deliver to plain subs (a bit per shard)? which queue groups?
-        let n = self.shared.nshards;
+        // Per destination member: deliver to plain subs (a bit each)? which queue groups?
+        let n = self.shared.members;
         let mut plain: u128 = 0;
         for &(shard, _) in &rr.plain {
             plain |= 1 << shard;
@@ -666,11 +687,19 @@ impl Shard {
                     delta,
                 } => {
                     let mut st = self.st.borrow_mut();
-                    if delta > 0 {
-                        st.remote.insert(&subject, queue.as_deref(), from as u16);
-                    } else {
-                        st.remote.remove(&subject, queue.as_deref(), from as u16);
+                    // Shards send ±1; the routes' member sends queue weights, which move
+                    // by any amount.
+                    for _ in 0..delta.unsigned_abs() {
+                        if delta > 0 {
+                            st.remote.insert(&subject, queue.as_deref(), from as u16);
+                        } else {
+                            st.remote.remove(&subject, queue.as_deref(), from as u16);
+                        }
                     }
+                }
+                ShardMsg::Cluster(view) => {
+                    self.st.borrow_mut().cluster = Some(view);
+                    conn::send_async_info(self);
                 }
                 ShardMsg::Barrier { id } => {
                     let mut st = self.st.borrow_mut();
@@ -704,8 +733,8 @@ impl Shard {
             let covers = st.interest_seq;
             let id = st.next_barrier;
             st.next_barrier += 1;
-            st.barriers.insert(id, (self.shared.nshards - 1, None));
-            for to in 0..self.shared.nshards {
+            st.barriers.insert(id, (self.shared.members - 1, None));
+            for to in 0..self.shared.members {
                 if to != self.id {
                     self.push_out(&mut st, to, ShardMsg::Barrier { id });
                 }

@@ -1,0 +1,487 @@
+//! Clustering (spec §7, §2.10, §4.4): 3-node clusters of real processes on loopback, ours
+//! alone and mixed with the Go nats-server. With `NATS_SERVER_IS_GO=1` every node is Go.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use common::cluster::{sync_interest, wait_full_mesh, Kind, Node, Spec, MESH_TIMEOUT};
+use common::{Msg, Raw};
+use futures::StreamExt;
+
+const T: Kind = Kind::Tested;
+const G: Kind = Kind::Go;
+
+/// Seed `a`, then `b` and `c` each with one route to the seed only (GS-01/02 must mesh them).
+fn three(a: Kind, b: Kind, c: Kind) -> (Node, Node, Node) {
+    let n1 = Node::start(Spec::new(a, "n1"));
+    let n2 = Node::start(Spec::new(b, "n2").routes(&[n1.route_port]));
+    let n3 = Node::start(Spec::new(c, "n3").routes(&[n1.route_port]).shards(1));
+    wait_full_mesh(&[&n1, &n2, &n3]);
+    (n1, n2, n3)
+}
+
+/// Up to two raw clients on a node: on different shards when the node is ours.
+fn clients(n: &Node) -> Vec<Raw> {
+    let first = n.server.quiet();
+    if !n.is_ours() || n.spec.shards < 2 {
+        return vec![first];
+    }
+    let s0 = n.server.shard_of(first.cid());
+    for _ in 0..64 {
+        let c = n.server.quiet();
+        if n.server.shard_of(c.cid()) != s0 {
+            return vec![first, c];
+        }
+    }
+    panic!("no connection landed on a second shard");
+}
+
+fn payload(m: &Msg) -> String {
+    String::from_utf8_lossy(&m.payload).into_owned()
+}
+
+fn assert_no_errors(nodes: &[&Node]) {
+    for n in nodes {
+        let errs = n.errors();
+        assert!(
+            errs.is_empty(),
+            "{} logged errors:\n{}",
+            n.spec.name,
+            errs.join("\n")
+        );
+    }
+}
+
+/// Every subscriber, on every node and shard, gets every message of every publisher once
+/// and in each publisher's order (DS-03 across routes).
+fn check_plain_traffic(nodes: &[&Node], tag: &str) {
+    const M: usize = 40;
+    let subject = format!("plain.{tag}");
+    let mut subs: Vec<Raw> = nodes.iter().flat_map(|n| clients(n)).collect();
+    let mut pubs: Vec<Raw> = nodes.iter().map(|n| n.server.quiet()).collect();
+    for (i, s) in subs.iter_mut().enumerate() {
+        s.send(format!("SUB {subject} {i}\r\n").as_bytes());
+        s.ping_pong();
+    }
+    for (j, p) in pubs.iter_mut().enumerate() {
+        for (i, s) in subs.iter_mut().enumerate() {
+            sync_interest(p, s, &format!("{tag}.{j}.{i}"));
+        }
+    }
+    for (j, p) in pubs.iter_mut().enumerate() {
+        let mut batch = Vec::new();
+        for k in 0..M {
+            let body = format!("{j}-{k}");
+            batch.extend_from_slice(
+                format!("PUB {subject} {}\r\n{body}\r\n", body.len()).as_bytes(),
+            );
+        }
+        p.send(&batch);
+        p.ping_pong();
+    }
+    for (i, s) in subs.iter_mut().enumerate() {
+        let msgs = s.read_msgs(M * pubs.len());
+        let mut next: BTreeMap<usize, usize> = BTreeMap::new();
+        for m in &msgs {
+            assert_eq!(m.subject, subject);
+            let text = payload(m);
+            let (j, k) = text.split_once('-').expect("j-k payload");
+            let (j, k): (usize, usize) = (j.parse().unwrap(), k.parse().unwrap());
+            let want = next.entry(j).or_insert(0);
+            assert_eq!(
+                k, *want,
+                "subscriber {i}: publisher {j} out of order or duplicated"
+            );
+            *want += 1;
+        }
+        assert!(
+            next.values().all(|&n| n == M),
+            "subscriber {i} got {next:?}"
+        );
+    }
+}
+
+/// A queue group with members on every node (two shards on ours) gets each message exactly
+/// once, whichever server published it (RF-04, TC-03).
+fn check_queue_exactly_once(nodes: &[&Node], tag: &str) {
+    const N: usize = 150;
+    let subject = format!("queue.{tag}");
+    let mut members: Vec<Raw> = nodes.iter().flat_map(|n| clients(n)).collect();
+    let mut pubs: Vec<Raw> = nodes.iter().map(|n| n.server.quiet()).collect();
+    for (i, m) in members.iter_mut().enumerate() {
+        m.send(format!("SUB {subject} workers {i}\r\n").as_bytes());
+        m.ping_pong();
+    }
+    for (j, p) in pubs.iter_mut().enumerate() {
+        for (i, m) in members.iter_mut().enumerate() {
+            sync_interest(p, m, &format!("{tag}.{j}.{i}"));
+        }
+    }
+    for (j, p) in pubs.iter_mut().enumerate() {
+        let mut batch = Vec::new();
+        for k in 0..N {
+            let body = format!("{j}-{k}");
+            batch.extend_from_slice(
+                format!("PUB {subject} {}\r\n{body}\r\n", body.len()).as_bytes(),
+            );
+        }
+        p.send(&batch);
+        p.ping_pong();
+    }
+    let want = N * pubs.len();
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    let mut per_member = vec![0usize; members.len()];
+    let deadline = Instant::now() + MESH_TIMEOUT;
+    while seen.len() < want {
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {want} queue messages arrived",
+            seen.len()
+        );
+        for (i, m) in members.iter_mut().enumerate() {
+            while let Some(msg) = m.try_next_msg(Duration::from_millis(20)) {
+                assert!(
+                    seen.insert(payload(&msg)),
+                    "{} delivered twice",
+                    payload(&msg)
+                );
+                per_member[i] += 1;
+            }
+        }
+    }
+    // Nothing more may come: a duplicate would show up here.
+    for m in members.iter_mut() {
+        if let Some(msg) = m.try_next_msg(Duration::from_millis(300)) {
+            panic!("extra delivery {}", payload(&msg));
+        }
+    }
+    assert_eq!(seen.len(), want, "members got {per_member:?}");
+}
+
+#[test]
+fn rt_full_mesh_from_a_single_seed_and_connect_urls() {
+    let (a, b, c) = three(T, T, T);
+    // AI-01: every client learns every server's client URL.
+    let info = &a.server.quiet().info;
+    let urls: BTreeSet<String> = info["connect_urls"]
+        .as_array()
+        .expect("connect_urls once routes exist")
+        .iter()
+        .map(|u| u.as_str().unwrap().to_string())
+        .collect();
+    let want: BTreeSet<String> = [&a, &b, &c]
+        .iter()
+        .map(|n| format!("127.0.0.1:{}", n.port()))
+        .collect();
+    assert_eq!(urls, want);
+    assert_eq!(info["cluster"], "c1");
+    assert_no_errors(&[&a, &b, &c]);
+}
+
+#[test]
+fn traffic_between_nodes_and_shards_in_publisher_order() {
+    let (a, b, c) = three(T, T, T);
+    check_plain_traffic(&[&a, &b, &c], "ours");
+    assert_no_errors(&[&a, &b, &c]);
+}
+
+#[test]
+fn rf04_queue_group_across_nodes_and_shards_gets_each_message_once() {
+    let (a, b, c) = three(T, T, T);
+    check_queue_exactly_once(&[&a, &b, &c], "ours");
+    assert_no_errors(&[&a, &b, &c]);
+}
+
+#[test]
+fn rf05_no_responders_only_when_no_server_has_interest() {
+    let (a, _b, c) = three(T, T, T);
+    let mut responder = c.server.quiet();
+    responder.send(b"SUB svc.echo r1\r\n");
+    responder.ping_pong();
+    let mut req = a
+        .server
+        .client(r#"{"verbose":false,"headers":true,"no_responders":true}"#);
+    req.send(b"SUB _INBOX.me.* 1\r\n");
+    req.ping_pong();
+    sync_interest(&mut req, &mut responder, "svc");
+    req.send(b"PUB svc.echo _INBOX.me.1 4\r\nping\r\n");
+    let m = responder.next_msg();
+    assert_eq!(m.reply.as_deref(), Some("_INBOX.me.1"));
+    // The reply travels back over the route to the requester's server.
+    sync_interest(&mut responder, &mut req, "inbox");
+    responder.send(b"PUB _INBOX.me.1 4\r\npong\r\n");
+    let r = req.next_msg();
+    assert_eq!(
+        (r.subject.as_str(), r.payload.as_slice()),
+        ("_INBOX.me.1", &b"pong"[..])
+    );
+    req.send(b"PUB svc.nobody _INBOX.me.2 0\r\n\r\n");
+    let r = req.next_msg();
+    let h = String::from_utf8_lossy(r.headers.as_deref().expect("503 status")).into_owned();
+    assert!(h.starts_with("NATS/1.0 503"), "{h}");
+}
+
+#[test]
+fn rt03_route_authorization() {
+    let mut spec = Spec::new(T, "a");
+    spec.auth = Some("ruser:T0pS3cr3t".into());
+    let a = Node::start(spec);
+    let mut bad = Spec::new(T, "b").routes(&[a.route_port]);
+    bad.route_auth = Some("ruser:wrong".into());
+    let b = Node::start(bad);
+    let none = Node::start(Spec::new(T, "n").routes(&[a.route_port]));
+    let mut good = Spec::new(T, "c").routes(&[a.route_port]);
+    good.auth = Some("ruser:T0pS3cr3t".into());
+    let c = Node::start(good);
+    wait_full_mesh(&[&a, &c]);
+    b.server
+        .wait_for_log("Authorization Violation", MESH_TIMEOUT);
+    none.server
+        .wait_for_log("Authorization Violation", MESH_TIMEOUT);
+    a.server
+        .wait_for_log("Authentication Failure", MESH_TIMEOUT);
+    assert!(b.peers().is_empty() && none.peers().is_empty());
+    assert_eq!(a.peers(), BTreeSet::from([c.id.clone()]));
+}
+
+#[test]
+fn routez_shows_routes_with_counters() {
+    // nats-server pools 4 connections per peer, so its /routez has another shape.
+    if common::skip_for_go("routez_shows_routes_with_counters") {
+        return;
+    }
+    let a = Node::start(Spec::new(T, "a"));
+    let b = Node::start(Spec::new(T, "b").routes(&[a.route_port]));
+    wait_full_mesh(&[&a, &b]);
+    let mut sub = b.server.quiet();
+    sub.send(b"SUB rz.x 1\r\n");
+    sub.ping_pong();
+    let mut p = a.server.quiet();
+    sync_interest(&mut p, &mut sub, "rz");
+    for _ in 0..10 {
+        p.send(b"PUB rz.x 5\r\nhello\r\n");
+    }
+    p.ping_pong();
+    sub.read_msgs(10);
+    let ra = a.monitor("/routez?subs=1");
+    assert_eq!(ra["num_routes"], 1);
+    let r = &ra["routes"][0];
+    assert_eq!(r["remote_id"], b.id.as_str());
+    assert_eq!(r["remote_name"], "b");
+    assert_eq!(r["did_solicit"], false);
+    assert!(r["out_msgs"].as_u64().unwrap() >= 10, "{r}");
+    assert!(r["out_bytes"].as_u64().unwrap() >= 50, "{r}");
+    assert!(r["subscriptions"].as_u64().unwrap() >= 1, "{r}");
+    let list = r["subscriptions_list"].as_array().unwrap();
+    assert!(list.iter().any(|s| s == "rz.x"), "{r}");
+    let rb = b.monitor("/routez");
+    let r = &rb["routes"][0];
+    assert_eq!(
+        (r["did_solicit"].as_bool(), r["is_configured"].as_bool()),
+        (Some(true), Some(true))
+    );
+    assert!(r["in_msgs"].as_u64().unwrap() >= 10, "{r}");
+    let v = a.monitor("/varz");
+    assert_eq!(v["routes"], 1);
+    assert_eq!(v["cluster"]["name"], "c1");
+    assert_eq!(v["cluster"]["cluster_port"], a.route_port);
+}
+
+#[test]
+fn docker_default_config_routes_with_its_authorization() {
+    let conf = concat!(env!("CARGO_MANIFEST_DIR"), "/docker/nats-server.conf");
+    let mut sa = Spec::new(T, "a");
+    sa.extra = vec![
+        "-c".into(),
+        conf.into(),
+        "--cluster_name".into(),
+        "my_cluster".into(),
+    ];
+    // --cluster overrides the port; its userinfo keeps the image's route credentials.
+    sa.auth = Some("ruser:T0pS3cr3t".into());
+    let a = Node::start(sa);
+    assert_eq!(a.monitor("/varz")["cluster"]["name"], "my_cluster");
+    let mut sb = Spec::new(T, "b").routes(&[a.route_port]);
+    sb.route_auth = Some("ruser:T0pS3cr3t".into());
+    sb.extra = vec!["--cluster_name".into(), "my_cluster".into()];
+    let b = Node::start(sb);
+    wait_full_mesh(&[&a, &b]);
+    assert_no_errors(&[&a, &b]);
+}
+
+/// A node dies with SIGKILL while traffic flows: the others keep serving, its client fails
+/// over through `connect_urls`, and it rejoins when restarted on the same ports.
+fn kill_and_rejoin(ka: Kind, kb: Kind, kc: Kind) {
+    let (a, b, c) = three(ka, kb, kc);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let wait = Duration::from_secs(20);
+    let (client, mut fsub) = rt.block_on(async {
+        let client = async_nats::ConnectOptions::new()
+            .retry_on_initial_connect()
+            .connect(c.server.url())
+            .await
+            .expect("connect to c");
+        let sub = client.subscribe("failover.x").await.unwrap();
+        client.flush().await.unwrap();
+        (client, sub)
+    });
+    // The client's INFO listed every server; traffic reaches it from a.
+    let mut pa = a.server.quiet();
+    let mut sb = b.server.quiet();
+    sb.send(b"SUB flow.x 1\r\n");
+    sb.ping_pong();
+    sync_interest(&mut pa, &mut sb, "flow");
+    let got = |pa: &mut Raw, rt: &tokio::runtime::Runtime, sub: &mut async_nats::Subscriber| {
+        let deadline = Instant::now() + wait;
+        loop {
+            pa.send(b"PUB failover.x 2\r\nhi\r\n");
+            pa.ping_pong();
+            let m = rt.block_on(async {
+                tokio::time::timeout(Duration::from_millis(200), sub.next()).await
+            });
+            if let Ok(Some(m)) = m {
+                assert_eq!(&m.payload[..], b"hi");
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no message reached the failed-over client"
+            );
+        }
+    };
+    got(&mut pa, &rt, &mut fsub);
+    pa.send(b"PUB flow.x 1\r\n1\r\n");
+    let (spec, cport, rport) = c.kill();
+    pa.send(b"PUB flow.x 1\r\n2\r\n");
+    let m = sb.read_msgs(2);
+    assert_eq!((payload(&m[0]), payload(&m[1])), ("1".into(), "2".into()));
+    // The client reconnects to a or b (learnt from connect_urls) and resubscribes.
+    got(&mut pa, &rt, &mut fsub);
+    let mut spec = spec;
+    spec.ports = Some((cport, rport));
+    let c = Node::start(spec);
+    wait_full_mesh(&[&a, &b, &c]);
+    let mut sc = c.server.quiet();
+    sc.send(b"SUB back.x 1\r\n");
+    sc.ping_pong();
+    sync_interest(&mut pa, &mut sc, "back");
+    pa.send(b"PUB back.x 4\r\nhome\r\n");
+    assert_eq!(payload(&sc.next_msg()), "home");
+    drop(client);
+}
+
+#[test]
+fn killed_node_clients_fail_over_and_node_rejoins() {
+    kill_and_rejoin(T, T, T);
+}
+
+// ----- mixed clusters: nats-tpc and nats-server 2.x in one cluster (§7.5) -----
+
+#[test]
+fn mixed_go_seed_mesh_traffic_and_queues() {
+    let (a, b, c) = three(G, T, G);
+    check_plain_traffic(&[&a, &b, &c], "mixg");
+    check_queue_exactly_once(&[&a, &b, &c], "mixg");
+    assert_no_errors(&[&a, &b, &c]);
+}
+
+#[test]
+fn mixed_our_seed_mesh_traffic_and_queues() {
+    let (a, b, c) = three(T, G, T);
+    check_plain_traffic(&[&a, &b, &c], "mixt");
+    check_queue_exactly_once(&[&a, &b, &c], "mixt");
+    assert_no_errors(&[&a, &b, &c]);
+}
+
+#[test]
+fn mixed_killed_node_fails_over_and_rejoins() {
+    kill_and_rejoin(G, G, T);
+}
+
+#[test]
+fn rt05_dynamic_cluster_names_converge() {
+    let dynamic = |s: Spec| {
+        let mut s = s;
+        s.extra = vec!["--cluster_name".into(), String::new()];
+        s
+    };
+    let a = Node::start(dynamic(Spec::new(T, "a")));
+    let b = Node::start(dynamic(Spec::new(G, "b").routes(&[a.route_port])));
+    let c = Node::start(dynamic(
+        Spec::new(T, "c").routes(&[a.route_port, b.route_port]),
+    ));
+    wait_full_mesh(&[&a, &b, &c]);
+    let deadline = Instant::now() + MESH_TIMEOUT;
+    loop {
+        let names: BTreeSet<String> = [&a, &b, &c]
+            .iter()
+            .map(|n| {
+                n.monitor("/varz")["cluster"]["name"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        if names.len() == 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "cluster names differ: {names:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn rt05_cluster_name_mismatch_is_rejected() {
+    let a = Node::start(Spec::new(T, "a"));
+    let mut other = Spec::new(T, "o").routes(&[a.route_port]);
+    other.extra = vec!["--cluster_name".into(), "other".into()];
+    let o = Node::start(other);
+    a.server.wait_for_log(
+        "Rejecting connection, cluster name \"other\" does not match \"c1\"",
+        MESH_TIMEOUT,
+    );
+    o.server.wait_for_log("Cluster Name Conflict", MESH_TIMEOUT);
+    assert!(a.peers().is_empty() && o.peers().is_empty());
+}
+
+#[test]
+fn g04_duplicate_server_name_is_refused() {
+    let a = Node::start(Spec::new(T, "same"));
+    let b = Node::start(Spec::new(T, "same").routes(&[a.route_port]));
+    a.server
+        .wait_for_log("Remote server has a duplicate name: \"same\"", MESH_TIMEOUT);
+    assert!(a.peers().is_empty() && b.peers().is_empty());
+}
+
+#[test]
+fn cluster_permissions_import_and_export() {
+    // a sends interest only for what it imports, and takes interest only in what it exports.
+    let conf = common::TempConfig::new(
+        "cluster {\n  name: c1\n  port: -1\n  permissions {\n    import: [\"imp.>\", \"_probe.>\"]\n    export: [\"exp.>\", \"_probe.>\"]\n  }\n}\n",
+    );
+    let mut sa = Spec::new(T, "a");
+    sa.extra = vec!["-c".into(), conf.path().to_string_lossy().into_owned()];
+    let a = Node::start(sa);
+    let b = Node::start(Spec::new(T, "b").routes(&[a.route_port]));
+    wait_full_mesh(&[&a, &b]);
+    let mut sa_ = a.server.quiet();
+    let mut sb = b.server.quiet();
+    sa_.send(b"SUB imp.x 1\r\nSUB other.x 2\r\n");
+    sa_.ping_pong();
+    sb.send(b"SUB exp.y 1\r\nSUB no.y 2\r\n");
+    sb.ping_pong();
+    let mut pa = a.server.quiet();
+    let mut pb = b.server.quiet();
+    sync_interest(&mut pb, &mut sa_, "perm.a");
+    sync_interest(&mut pa, &mut sb, "perm.b");
+    pb.send(b"PUB other.x 1\r\nx\r\nPUB imp.x 1\r\ni\r\n");
+    pb.ping_pong();
+    pa.send(b"PUB no.y 1\r\nn\r\nPUB exp.y 1\r\ne\r\n");
+    pa.ping_pong();
+    assert_eq!(sa_.next_msg().subject, "imp.x");
+    assert_eq!(sb.next_msg().subject, "exp.y");
+    assert!(sa_.msgs_until_pong().is_empty());
+    assert!(sb.msgs_until_pong().is_empty());
+}
