@@ -21,6 +21,8 @@ enum Kind {
     Value(&'static str),
     /// Not a value nats-server compares: it logs the line at every reload.
     Always(&'static str),
+    /// Reloadable, logged as this line when it changed.
+    Changed(&'static str),
 }
 
 /// One setting as the diff sees it.
@@ -124,6 +126,15 @@ fn fields(r: &Resolved) -> Vec<Field> {
         ),
         field("MaxPayload", o.max_payload, Value("max_payload")),
         field("MaxPending", o.max_pending, Fixed),
+        // Routes read their settings at start-up; none of the cluster block reloads yet.
+        field(
+            "Cluster",
+            o.cluster
+                .as_ref()
+                .map(|c| format!("{c:?}"))
+                .unwrap_or_default(),
+            Fixed,
+        ),
         field("PidFile", opt_str(&po.pid_file), Value("pid_file")),
         field(
             "PortsFileDir",
@@ -135,6 +146,16 @@ fn fields(r: &Resolved) -> Vec<Field> {
         field("LogMaxFiles", lo.max_files, Fixed),
         field("Syslog", lo.syslog, Value("syslog")),
         field("RemoteSyslog", &lo.remote_syslog, Value("remote_syslog")),
+        field(
+            "TLSConfig",
+            o.tls.as_ref().map(|t| format!("{t:?}")).unwrap_or_default(),
+            Changed(if o.tls.is_some() {
+                "tls = enabled"
+            } else {
+                "tls = disabled"
+            }),
+        ),
+        field("AllowNonTLS", o.allow_non_tls, Fixed),
         field(
             "WriteDeadline",
             go_duration(o.write_deadline),
@@ -177,6 +198,7 @@ fn diff(old: &Resolved, new: &Resolved) -> Result<Vec<String>, String> {
                 ))
             }
             Kind::Value(name) => notes.push(format!("{name} = {}", b.value)),
+            Kind::Changed(text) => notes.push(text.to_string()),
         }
     }
     Ok(notes)
@@ -224,7 +246,7 @@ fn try_reload(
     } else {
         None
     };
-    running.reload(new.opts.clone());
+    running.reload(new.opts.clone())?;
     // nats-server logs the changes with the logger in force, then swaps it: the last
     // line goes to the new one.
     for n in &notes {

@@ -71,8 +71,16 @@ pub struct Running {
 impl Running {
     /// Puts new options in force (a reload). The caller checked that only reloadable
     /// settings differ; shards take them within [`crate::shard::OPTS_POLL`].
-    pub fn reload(&self, opts: Options) {
+    pub fn reload(&self, opts: Options) -> Result<(), String> {
+        // Certificates are read again whenever TLS is configured (nats-server reloads them
+        // on every SIGHUP); new connections use the new ones, open ones keep theirs.
+        let tls = match &opts.tls {
+            Some(t) => Some(crate::tls::build(t).map_err(|e| e.to_string())?),
+            None => None,
+        };
+        self.shared.tls.set(tls);
         self.shared.set_opts(opts);
+        Ok(())
     }
 
     /// The options in force.
