@@ -97,9 +97,19 @@ wait_log() { # name, text
 host_port() { # name, container port
     docker port "$1" "$2/tcp" | head -1 | sed 's/.*://'
 }
-# First line the server sends on a new connection (its INFO), via bash's /dev/tcp.
+# First line the server sends on a new connection (its INFO).
 info_line() { # port
-    timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1; head -c 4096 <&3 | head -1" || true
+    python3 -c '
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+buf = b""
+while b"\r\n" not in buf:
+    d = s.recv(4096)
+    if not d:
+        break
+    buf += d
+print(buf.split(b"\r\n")[0].decode())
+' "$1" || true
 }
 # PUB on one connection, SUB on another, both through published ports.
 roundtrip() { # sub port, pub port
