@@ -37,7 +37,6 @@ use std::hash::BuildHasherDefault;
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 use std::sync::Arc;
-use std::task::{Poll, Waker};
 
 use bytes::{Bytes, BytesMut};
 use futures_lite::future::poll_fn;
@@ -47,7 +46,7 @@ use rustc_hash::FxHasher;
 use slab::Slab;
 
 use crate::options::{join_host_port, ClusterOpts, SubjectPerm};
-use crate::shard::mesh::{Batch, ClusterView, CrossMsg, ShardMsg};
+use crate::shard::mesh::{Batch, ClusterView, CrossMsg, Outboxes, ShardMsg};
 use crate::shard::Shared;
 use crate::subject;
 use crate::sublist::Sublist;
@@ -58,9 +57,6 @@ type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 /// Interest key: subject and queue group.
 type Key = (Bytes, Option<Bytes>);
-
-/// Batches queued for one shard before route readers wait for the pump.
-const OUTBOX_HIGH_WATER: usize = 64 * 1024;
 
 /// The router's mutable state; never borrowed across an `.await`.
 pub struct RouterState {
@@ -78,9 +74,7 @@ pub struct RouterState {
     /// The routes' interest as the shards know it: plain = routes interested, queue = the
     /// sum of the routes' weights.
     remote: FxMap<Key, u32>,
-    outbox: Vec<Batch>,
-    pump_wakers: Vec<Option<Waker>>,
-    drain_waiters: Vec<Waker>,
+    outbox: Outboxes,
     /// Routed messages for shards, staged per route read (one `Bytes` per read).
     arena: BytesMut,
     staged: Vec<(u16, usize, usize, CrossMsg)>,
@@ -137,9 +131,7 @@ impl Router {
                 local: FxMap::default(),
                 route_subs: Sublist::new(),
                 remote: FxMap::default(),
-                outbox: (0..me).map(|_| Vec::new()).collect(),
-                pump_wakers: (0..me).map(|_| None).collect(),
-                drain_waiters: Vec::new(),
+                outbox: Outboxes::new(me),
                 arena: BytesMut::new(),
                 staged: Vec::new(),
                 cluster_name: name,
@@ -207,13 +199,7 @@ impl Router {
         if !matches!(m, ShardMsg::Msg(_)) {
             self.flush_staged_locked(st);
         }
-        let q = &mut st.outbox[to];
-        q.push(m);
-        if q.len() == 1 {
-            if let Some(w) = st.pump_wakers[to].take() {
-                w.wake();
-            }
-        }
+        st.outbox.push(to, m);
     }
 
     /// Moves the routed messages staged by one route read into the outboxes.
@@ -229,33 +215,14 @@ impl Router {
         let frozen = st.arena.split().freeze();
         for (to, start, end, mut msg) in std::mem::take(&mut st.staged) {
             msg.buf = frozen.slice(start..end);
-            let q = &mut st.outbox[to as usize];
-            q.push(ShardMsg::Msg(msg));
-            if q.len() == 1 {
-                if let Some(w) = st.pump_wakers[to as usize].take() {
-                    w.wake();
-                }
-            }
+            st.outbox.push(to as usize, ShardMsg::Msg(msg));
         }
     }
 
     /// Moves the outbox for shard `to` into its channel, forever.
     pub async fn pump(self: Rc<Self>, to: usize, tx: ConnectedSender<Batch>) {
         loop {
-            let batch = poll_fn(|cx| {
-                let mut st = self.st.borrow_mut();
-                if st.outbox[to].is_empty() {
-                    st.pump_wakers[to] = Some(cx.waker().clone());
-                    Poll::Pending
-                } else {
-                    let b = std::mem::take(&mut st.outbox[to]);
-                    for w in st.drain_waiters.drain(..) {
-                        w.wake();
-                    }
-                    Poll::Ready(b)
-                }
-            })
-            .await;
+            let batch = poll_fn(|cx| self.st.borrow_mut().outbox.poll_take(to, cx)).await;
             if tx.send(batch).await.is_err() {
                 return;
             }
@@ -264,16 +231,7 @@ impl Router {
 
     /// Waits while a shard is far behind (route readers call it between reads).
     pub async fn wait_outbox(&self) {
-        poll_fn(|cx| {
-            let mut st = self.st.borrow_mut();
-            if st.outbox.iter().all(|q| q.len() < OUTBOX_HIGH_WATER) {
-                Poll::Ready(())
-            } else {
-                st.drain_waiters.push(cx.waker().clone());
-                Poll::Pending
-            }
-        })
-        .await
+        poll_fn(|cx| self.st.borrow_mut().outbox.poll_below_high_water(cx)).await
     }
 
     /// Applies batches from shard `from`, forever.

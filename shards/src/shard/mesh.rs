@@ -10,6 +10,8 @@
 
 use std::sync::Arc;
 
+use std::task::{Context, Poll, Waker};
+
 use bytes::Bytes;
 use glommio::channels::shared_channel::{self, SharedReceiver, SharedSender};
 
@@ -120,4 +122,67 @@ pub fn build(n: usize) -> Vec<MeshEnds> {
         }
     }
     ends
+}
+
+/// Messages queued for one other mesh member before a sender waits for its pump.
+pub const OUTBOX_HIGH_WATER: usize = 64 * 1024;
+
+/// A mesh member's outgoing queues, one per other member, each drained into its SPSC
+/// channel by a pump task. Shared by the client shards and the route side of the control
+/// shard, which send the same way.
+pub struct Outboxes {
+    queues: Vec<Batch>,
+    pump_wakers: Vec<Option<Waker>>,
+    drain_waiters: Vec<Waker>,
+}
+
+impl Outboxes {
+    /// Empty queues for `n` members (the slot of the owner itself stays unused).
+    pub fn new(n: usize) -> Outboxes {
+        Outboxes {
+            queues: (0..n).map(|_| Vec::new()).collect(),
+            pump_wakers: (0..n).map(|_| None).collect(),
+            drain_waiters: Vec::new(),
+        }
+    }
+
+    /// Queues `m` for member `to`, waking its pump when the queue was empty.
+    pub fn push(&mut self, to: usize, m: ShardMsg) {
+        let q = &mut self.queues[to];
+        q.push(m);
+        if q.len() == 1 {
+            if let Some(w) = self.pump_wakers[to].take() {
+                w.wake();
+            }
+        }
+    }
+
+    /// The pump's side: everything queued for `to`, or pending until there is some.
+    pub fn poll_take(&mut self, to: usize, cx: &mut Context<'_>) -> Poll<Batch> {
+        if self.queues[to].is_empty() {
+            self.pump_wakers[to] = Some(cx.waker().clone());
+            return Poll::Pending;
+        }
+        let b = std::mem::take(&mut self.queues[to]);
+        for w in self.drain_waiters.drain(..) {
+            w.wake();
+        }
+        Poll::Ready(b)
+    }
+
+    /// Ready while every queue is under [`OUTBOX_HIGH_WATER`]; otherwise pending until a
+    /// pump drains one.
+    pub fn poll_below_high_water(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.queues.iter().all(|q| q.len() < OUTBOX_HIGH_WATER) {
+            Poll::Ready(())
+        } else {
+            self.drain_waiters.push(cx.waker().clone());
+            Poll::Pending
+        }
+    }
+
+    /// Messages queued over all members.
+    pub fn depth(&self) -> usize {
+        self.queues.iter().map(Vec::len).sum()
+    }
 }

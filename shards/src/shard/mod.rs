@@ -49,15 +49,12 @@ use crate::options::Options;
 use crate::stats;
 use crate::sublist::{MatchResult, Sublist};
 use conn::Conn;
-use mesh::{Batch, CrossMsg, ShardMsg};
+use mesh::{Batch, CrossMsg, Outboxes, ShardMsg};
 
 type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 /// Arena size at which staged cross-shard messages are flushed before the batch ends.
 const ARENA_FLUSH: usize = 256 * 1024;
-
-/// Messages queued for one other shard before a publisher waits for the pump.
-const OUTBOX_HIGH_WATER: usize = 64 * 1024;
 
 /// Process-wide, read-mostly state. The counters are touched per connection, never per
 /// message.
@@ -188,9 +185,7 @@ pub struct State {
     pub remote: Sublist<u16>,
     /// Local subscription count per (subject, queue), to send interest transitions.
     interest: FxMap<(Bytes, Option<Bytes>), u32>,
-    outbox: Vec<Batch>,
-    pump_wakers: Vec<Option<Waker>>,
-    drain_waiters: Vec<Waker>,
+    outbox: Outboxes,
     next_barrier: u64,
     /// What the control shard last said about the cluster (client INFO `cluster` and
     /// `connect_urls`); `None` until it does.
@@ -247,9 +242,7 @@ impl Shard {
                 local: Sublist::new(),
                 remote: Sublist::new(),
                 interest: FxMap::default(),
-                outbox: (0..n).map(|_| Vec::new()).collect(),
-                pump_wakers: (0..n).map(|_| None).collect(),
-                drain_waiters: Vec::new(),
+                outbox: Outboxes::new(n),
                 next_barrier: 0,
                 cluster: None,
                 barriers: FxMap::default(),
@@ -308,13 +301,7 @@ impl Shard {
             // Keep order: messages published before this item go first.
             self.flush_staged_locked(st);
         }
-        let q = &mut st.outbox[to];
-        q.push(m);
-        if q.len() == 1 {
-            if let Some(w) = st.pump_wakers[to].take() {
-                w.wake();
-            }
-        }
+        st.outbox.push(to, m);
     }
 
     fn broadcast_interest(
@@ -665,7 +652,7 @@ impl Shard {
     /// Publishes this shard's counters for the control shard (once per batch).
     pub fn publish_stats(&self) {
         let st = self.st.borrow();
-        let depth: usize = st.outbox.iter().map(Vec::len).sum();
+        let depth = st.outbox.depth();
         self.local.publish(
             &self.shared.stats[self.id],
             st.subs.len() as u64,
@@ -758,35 +745,13 @@ impl Shard {
 
     /// Waits while any outbox is over its high-water mark (the other shard is behind).
     pub async fn wait_outbox(&self) {
-        poll_fn(|cx| {
-            let mut st = self.st.borrow_mut();
-            if st.outbox.iter().all(|q| q.len() < OUTBOX_HIGH_WATER) {
-                Poll::Ready(())
-            } else {
-                st.drain_waiters.push(cx.waker().clone());
-                Poll::Pending
-            }
-        })
-        .await
+        poll_fn(|cx| self.st.borrow_mut().outbox.poll_below_high_water(cx)).await
     }
 
     /// Moves this shard's outbox for `to` into the channel, batch by batch, forever.
     pub async fn pump(self: Rc<Self>, to: usize, tx: ConnectedSender<Batch>) {
         loop {
-            let batch = poll_fn(|cx| {
-                let mut st = self.st.borrow_mut();
-                if st.outbox[to].is_empty() {
-                    st.pump_wakers[to] = Some(cx.waker().clone());
-                    Poll::Pending
-                } else {
-                    let b = std::mem::take(&mut st.outbox[to]);
-                    for w in st.drain_waiters.drain(..) {
-                        w.wake();
-                    }
-                    Poll::Ready(b)
-                }
-            })
-            .await;
+            let batch = poll_fn(|cx| self.st.borrow_mut().outbox.poll_take(to, cx)).await;
             if tx.send(batch).await.is_err() {
                 return;
             }
