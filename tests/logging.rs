@@ -8,53 +8,13 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::net::UdpSocket;
 use std::os::unix::net::UnixListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{go_server_on_path, is_go, pub_frame, server_bin, Raw, Server};
+use common::{go_server_on_path, is_go, pub_frame, server_bin, Raw, Server, TempDir};
 
 const WAIT: Duration = Duration::from_secs(10);
-
-/// A directory under the temp dir, removed with its files on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        static N: AtomicU64 = AtomicU64::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "nats-tpc-log-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).expect("create temp dir");
-        TempDir(p)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-
-    fn names(&self) -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(&self.0)
-            .map(|d| {
-                d.filter_map(Result::ok)
-                    .filter_map(|e| e.file_name().into_string().ok())
-                    .collect()
-            })
-            .unwrap_or_default();
-        v.sort();
-        v
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Polls until `f` returns Some, or panics with `what` after WAIT.
 fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
@@ -221,7 +181,7 @@ fn rotation_case(dir: &TempDir, args: &[&str], limit: u64, max_num: usize) {
 
 #[test]
 fn log_size_limit_rotates_and_log_max_num_purges_from_config() {
-    let dir = TempDir::new("rot-conf");
+    let dir = TempDir::new("log-rot-conf");
     let conf = dir.path("r.conf");
     std::fs::write(
         &conf,
@@ -236,7 +196,7 @@ fn log_size_limit_rotates_and_log_max_num_purges_from_config() {
 
 #[test]
 fn log_size_limit_flag_rotates_and_log_max_num_purges() {
-    let dir = TempDir::new("rot-flag");
+    let dir = TempDir::new("log-rot-flag");
     let conf = dir.path("r.conf");
     std::fs::write(&conf, "logfile_max_num: 2\n").unwrap();
     let log = dir.path("s.log").to_string_lossy().into_owned();
@@ -254,7 +214,7 @@ fn log_size_limit_flag_rotates_and_log_max_num_purges() {
 
 #[test]
 fn a_log_file_already_past_the_limit_is_rotated_at_start() {
-    let dir = TempDir::new("rot-start");
+    let dir = TempDir::new("log-rot-start");
     let log = dir.path("s.log");
     let old = "x".repeat(3000) + "\n";
     std::fs::write(&log, &old).unwrap();
@@ -372,7 +332,7 @@ fn remote_syslog_over_udp_carries_every_line_with_syslog_severities() {
 
 #[test]
 fn remote_syslog_from_config_over_a_unix_socket_uses_the_local_form() {
-    let dir = TempDir::new("unix");
+    let dir = TempDir::new("log-unix");
     let path = dir.path("syslog.sock");
     let listener = UnixListener::bind(&path).unwrap();
     let conf = dir.path("s.conf");
@@ -436,7 +396,7 @@ fn unreachable_syslog_and_unopenable_log_file_are_fatal_before_start() {
         "parse \"127.0.0.1:514\": first path segment in URL cannot contain colon",
     );
     assert_go_fatal(&["-r", ":::"], "parse \":::\": missing protocol scheme");
-    let dir = TempDir::new("fatal");
+    let dir = TempDir::new("log-fatal");
     let sock = dir.path("none.sock");
     assert_go_fatal(
         &["-r", &format!("unix://{}", sock.display())],

@@ -12,48 +12,11 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{server_bin, Raw, Server};
+use common::{server_bin, Raw, Server, TempDir};
 
 const WAIT: Duration = Duration::from_secs(10);
-
-/// A directory under the temp dir, removed with its files on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        static N: AtomicU64 = AtomicU64::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "nats-tpc-proc-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).expect("create temp dir");
-        TempDir(p)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-
-    fn write(&self, name: &str, text: &str) -> String {
-        let p = self.path(name);
-        if let Some(parent) = p.parent() {
-            std::fs::create_dir_all(parent).expect("create dir");
-        }
-        std::fs::write(&p, text).expect("write file");
-        p.to_string_lossy().into_owned()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Runs the binary to completion: (exit code, stdout, stderr).
 fn run(args: &[&str]) -> (Option<i32>, String, String) {
@@ -119,7 +82,7 @@ fn t_without_config_fails_with_nats_server_message() {
 
 #[test]
 fn t_valid_config_prints_the_digest_and_exits_0() {
-    let dir = TempDir::new("t-valid");
+    let dir = TempDir::new("proc-t-valid");
     let conf = dir.write("a.conf", "port: 4333\ndebug: true\n");
     let (code, out, err) = run(&["-t", "-c", &conf]);
     assert_eq!(code, Some(0), "{err}");
@@ -136,7 +99,7 @@ fn t_valid_config_prints_the_digest_and_exits_0() {
 
 #[test]
 fn t_digest_covers_includes_variables_and_go_json_escaping() {
-    let dir = TempDir::new("t-digest");
+    let dir = TempDir::new("proc-t-digest");
     dir.write("sub/i.conf", "port: 1\n");
     let conf = dir.write(
         "d.conf",
@@ -164,7 +127,7 @@ fn t_digest_covers_includes_variables_and_go_json_escaping() {
 
 #[test]
 fn t_fails_on_warnings() {
-    let dir = TempDir::new("t-warn");
+    let dir = TempDir::new("proc-t-warn");
     let conf = dir.write("w.conf", "port: 4333\nping_interval: 5\n");
     let (code, _, err) = run(&["-t", "-c", &conf]);
     assert_eq!(code, Some(1));
@@ -179,7 +142,7 @@ fn t_fails_on_warnings() {
 
 #[test]
 fn t_fails_on_errors() {
-    let dir = TempDir::new("t-err");
+    let dir = TempDir::new("proc-t-err");
     let conf = dir.write("e.conf", "port: 4333\nfoo: 1\n");
     let (code, _, err) = run(&["-t", "-c", &conf]);
     assert_eq!(code, Some(1));
@@ -210,7 +173,7 @@ fn using_configuration_file_line_carries_the_digest() {
 
 #[test]
 fn pid_file_is_written_at_start_and_kept_at_exit() {
-    let dir = TempDir::new("pid");
+    let dir = TempDir::new("proc-pid");
     let pid_file = dir.path("s.pid");
     let mut server = Server::start(&["-P", &pid_file.to_string_lossy()]);
     let text = eventually("the pid file", || {
@@ -227,7 +190,7 @@ fn pid_file_is_written_at_start_and_kept_at_exit() {
 
 #[test]
 fn pid_file_that_cannot_be_written_is_fatal() {
-    let dir = TempDir::new("pid-bad");
+    let dir = TempDir::new("proc-pid-bad");
     let bad = dir.path("no/such/dir/s.pid");
     let bad = bad.to_string_lossy();
     let (code, _, err) = run(&["-a", "127.0.0.1", "-p", "-1", "--pid", &bad]);
@@ -242,7 +205,7 @@ fn pid_file_that_cannot_be_written_is_fatal() {
 
 #[test]
 fn pid_file_from_config_and_flag_overrides_it() {
-    let dir = TempDir::new("pid-conf");
+    let dir = TempDir::new("proc-pid-conf");
     let from_conf = dir.path("conf.pid");
     let conf = format!("pid_file: \"{}\"\n", from_conf.display());
     let server = Server::start_with_config(&conf, &[]);
@@ -277,7 +240,7 @@ fn ports_file(dir: &Path, server: &Server) -> PathBuf {
 
 #[test]
 fn ports_file_lists_client_url_and_is_removed_at_exit() {
-    let dir = TempDir::new("ports");
+    let dir = TempDir::new("proc-ports");
     let mut server = Server::start(&["--ports_file_dir", &dir.0.to_string_lossy()]);
     let path = ports_file(&dir.0, &server);
     let text = eventually("the ports file", || {
@@ -296,7 +259,7 @@ fn ports_file_lists_client_url_and_is_removed_at_exit() {
 
 #[test]
 fn ports_file_lists_the_monitor_too() {
-    let dir = TempDir::new("ports-mon");
+    let dir = TempDir::new("proc-ports-mon");
     let server = Server::start(&["-m", "-1", "--ports_file_dir", &dir.0.to_string_lossy()]);
     let line = server.wait_for_log("Starting http monitor on 127.0.0.1:", WAIT);
     let mport = port_after(&line, "127.0.0.1:");
@@ -315,7 +278,7 @@ fn ports_file_lists_the_monitor_too() {
 
 #[test]
 fn ports_file_dir_from_config() {
-    let dir = TempDir::new("ports-conf");
+    let dir = TempDir::new("proc-ports-conf");
     let conf = format!("ports_file_dir: \"{}\"\n", dir.0.display());
     let server = Server::start_with_config(&conf, &[]);
     let path = ports_file(&dir.0, &server);
@@ -327,7 +290,7 @@ fn ports_file_dir_from_config() {
 
 #[test]
 fn ports_file_write_failure_is_logged_and_the_server_runs_on() {
-    let dir = TempDir::new("ports-bad");
+    let dir = TempDir::new("proc-ports-bad");
     let bad = dir.path("missing");
     let mut server = Server::start(&["--ports_file_dir", &bad.to_string_lossy()]);
     let file = ports_file(&bad, &server);
@@ -361,7 +324,7 @@ fn sl_quit_with_pid_sends_sigint() {
 
 #[test]
 fn sl_term_with_pid_file_sends_sigterm() {
-    let dir = TempDir::new("sl-term");
+    let dir = TempDir::new("proc-sl-term");
     let pid_file = dir.path("s.pid");
     let mut server = Server::start(&["-P", &pid_file.to_string_lossy()]);
     eventually("the pid file", || {
@@ -419,7 +382,7 @@ fn sl_errors_print_nats_server_messages_and_exit_1() {
 
 #[test]
 fn sl_pid_file_content_is_used_as_is() {
-    let dir = TempDir::new("sl-pidfile");
+    let dir = TempDir::new("proc-sl-pidfile");
     // nats-server writes no newline; a file with one is not a pid.
     let f = dir.write("nl.pid", "123\n");
     let (code, _, err) = run(&["-sl", &format!("quit={f}")]);
@@ -544,7 +507,7 @@ impl Drop for FileLogged {
 
 #[test]
 fn sigusr1_reopens_the_log_file_after_rotation() {
-    let dir = TempDir::new("reopen");
+    let dir = TempDir::new("proc-reopen");
     let log = dir.path("s.log");
     let rotated = dir.path("s.log.1");
     let server = FileLogged::start(&["-l", &log.to_string_lossy()], &log);
@@ -574,7 +537,7 @@ fn sigusr1_reopens_the_log_file_after_rotation() {
 
 #[test]
 fn config_log_file_and_log_flag_overrides_it() {
-    let dir = TempDir::new("logfile");
+    let dir = TempDir::new("proc-logfile");
     let from_conf = dir.path("conf.log");
     let conf = dir.write(
         "l.conf",
