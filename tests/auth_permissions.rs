@@ -303,3 +303,48 @@ fn max_sub_tokens_is_a_permissions_violation() {
     c.send(b"SUB a.b.c 2\r\nPUB a.b.c 1\r\nx\r\n");
     assert_eq!(c.msgs_until_pong().len(), 1);
 }
+
+#[test]
+fn au04_allow_responses_expires() {
+    // `expires`: a reply subject may be answered only that long after the request came.
+    let s = server(
+        &[
+            (
+                "svc",
+                "{subscribe: \"req\", allow_responses: {max: 10, expires: \"400ms\"}}",
+            ),
+            ("cli", ""),
+        ],
+        "",
+    );
+    let mut svc = login(&s, "svc");
+    svc.send(b"SUB req 1\r\n");
+    svc.ping_pong();
+    let mut cli = login(&s, "cli");
+    cli.send(b"SUB _INBOX.> 9\r\nPUB req _INBOX.a 1\r\nq\r\n");
+    cli.ping_pong();
+    assert_eq!(svc.next_msg().reply.as_deref(), Some("_INBOX.a"));
+    // In time: allowed.
+    svc.send(b"PUB _INBOX.a 2\r\nr1\r\n");
+    svc.ping_pong();
+    assert_eq!(cli.next_msg().payload, b"r1");
+    std::thread::sleep(std::time::Duration::from_millis(900));
+    // Too late: denied, and the requester gets nothing more.
+    svc.send(b"PUB _INBOX.a 2\r\nr2\r\n");
+    expect_err_kept(
+        &mut svc,
+        "Permissions Violation for Publish to \"_INBOX.a\"",
+    );
+    // A new request opens the subject again.
+    cli.send(b"PUB req _INBOX.b 1\r\nq\r\n");
+    cli.ping_pong();
+    assert_eq!(svc.next_msg().reply.as_deref(), Some("_INBOX.b"));
+    svc.send(b"PUB _INBOX.b 2\r\nr3\r\n");
+    svc.ping_pong();
+    let got: Vec<Vec<u8>> = cli
+        .msgs_until_pong()
+        .into_iter()
+        .map(|m| m.payload)
+        .collect();
+    assert_eq!(got, vec![b"r3".to_vec()]);
+}

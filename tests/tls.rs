@@ -464,6 +464,126 @@ fn verify_and_map_identity_of_a_real_certificate() {
     assert_eq!(bob.map_user(&["CN=bob"]), Some("CN=bob"));
 }
 
+/// What a raw TLS client with `identity` sees after sending `ops` (which end in PING): the
+/// lines up to the PONG, or up to the close (server PINGs answered, INFO skipped).
+fn tls_transcript(port: u16, pki: &Pki, identity: &Pair, ops: &str) -> String {
+    let cfg = pki.client_config(Some(identity), &[&TLS13, &TLS12]);
+    let mut c = TlsRaw::connect(port, cfg, false).expect("handshake");
+    c.send(ops.as_bytes()).expect("send");
+    let mut out = String::new();
+    loop {
+        match c.line() {
+            Ok(l) if l == "PING\r\n" => c.send(b"PONG\r\n").expect("pong"),
+            Ok(l) if l.starts_with("INFO ") => {}
+            Ok(l) => {
+                out.push_str(l.trim_end());
+                if l == "PONG\r\n" {
+                    return out;
+                }
+                out.push_str(" | ");
+            }
+            Err(_) => {
+                out.push_str("closed");
+                return out;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn verify_and_map_names_the_user_from_the_client_certificate() {
+    // §4.6 `verify_and_map`: the certificate, not the CONNECT, says who the client is
+    // (nats-server's checkClientTLSCertSubject: SAN e-mail first, then the subject DN), and
+    // that user's permissions apply. Also run with NATS_SERVER_IS_GO=1.
+    let pki = Pki::new();
+    let conf = format!(
+        "{}authorization {{\n  users = [\n    {{ user: \"alice@example.com\", permissions: {{ publish: \"alice.>\" }} }}\n    {{ user: \"CN=carol\" }}\n  ]\n}}\n",
+        pki.tls_block(&format!(
+            "  ca_file: \"{}\"\n  verify_and_map: true",
+            pki.ca.display()
+        ))
+    );
+    let server = Server::start_with_config(&conf, &["-m", "-1"]);
+    let line = server.wait_for_log("Starting http monitor on 127.0.0.1:", WAIT);
+    let mport: u16 = line.rsplit(':').next().unwrap().trim().parse().unwrap();
+    let port = server.port();
+
+    // Alice's e-mail SAN names a user: no credentials needed, her permissions hold.
+    assert_eq!(
+        tls_transcript(
+            port,
+            &pki,
+            &pki.alice,
+            "CONNECT {\"verbose\":false}\r\nPUB alice.x 1\r\na\r\nPUB other 1\r\nb\r\nPING\r\n"
+        ),
+        "-ERR 'Permissions Violation for Publish to \"other\"' | PONG"
+    );
+    // A user named in CONNECT does not override the certificate (nats-server warns).
+    assert_eq!(
+        tls_transcript(
+            port,
+            &pki,
+            &pki.alice,
+            "CONNECT {\"verbose\":false,\"user\":\"CN=carol\"}\r\nPUB other 1\r\nb\r\nPING\r\n"
+        ),
+        "-ERR 'Permissions Violation for Publish to \"other\"' | PONG"
+    );
+    server.wait_for_log(
+        "User \"CN=carol\" found in connect proto, but user required from cert",
+        WAIT,
+    );
+    // The mapped user has no password: a CONNECT password does not match it.
+    assert_eq!(
+        tls_transcript(
+            port,
+            &pki,
+            &pki.alice,
+            "CONNECT {\"verbose\":false,\"pass\":\"x\"}\r\nPING\r\n"
+        ),
+        "-ERR 'Authorization Violation' | closed"
+    );
+    // Bob's certificate (CN=bob, signed by the CA) names no configured user.
+    assert_eq!(
+        tls_transcript(
+            port,
+            &pki,
+            &pki.bob,
+            "CONNECT {\"verbose\":false,\"user\":\"CN=carol\"}\r\nPING\r\n"
+        ),
+        "-ERR 'Authorization Violation' | closed"
+    );
+    // async-nats with Alice's certificate, seen in /connz?auth=true as the mapped user.
+    let alice = nats_connect(&server, &pki, Some(&pki.alice), false)
+        .await
+        .expect("alice connects");
+    let mut sub = alice.subscribe("alice.in").await.expect("subscribe");
+    alice
+        .publish("alice.in", "hi".into())
+        .await
+        .expect("publish");
+    let m = tokio::time::timeout(WAIT, sub.next())
+        .await
+        .expect("message in time")
+        .expect("subscription open");
+    assert_eq!(&m.payload[..], b"hi");
+    let mut tcp = TcpStream::connect(("127.0.0.1", mport)).unwrap();
+    std::io::Write::write_all(
+        &mut tcp,
+        b"GET /connz?auth=true HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let text = String::from_utf8_lossy(&read_to_close(&mut tcp)).into_owned();
+    let json = &text[text.find('{').unwrap()..=text.rfind('}').unwrap()];
+    let v: Value = serde_json::from_str(json).expect("connz json");
+    let users: Vec<&Value> = v["connections"]
+        .as_array()
+        .expect("connections")
+        .iter()
+        .map(|c| &c["authorized_user"])
+        .collect();
+    assert_eq!(users, vec![&Value::from("alice@example.com")], "{json}");
+}
+
 fn run_fail(args: &[&str]) -> (Option<i32>, String) {
     let out = Command::new(server_bin())
         .args(["-a", "127.0.0.1", "-p", "-1"])

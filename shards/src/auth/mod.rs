@@ -148,6 +148,14 @@ pub struct Authed {
     pub permissions: Option<Arc<Permissions>>,
 }
 
+/// `verify_and_map` at CONNECT: off, or on with the identity of the client's certificate
+/// (`None` when it sent none or it could not be read, which fails the mapping).
+#[derive(Clone, Copy, Debug)]
+pub enum CertMap<'a> {
+    Off,
+    On(Option<&'a crate::tls::identity::CertIdentity>),
+}
+
 /// The outcome of [`AuthConfig::check`].
 #[derive(Debug)]
 pub enum Verdict {
@@ -230,9 +238,15 @@ impl AuthConfig {
         self.users.as_ref()?.get(na).filter(|u| u.allows_standard())
     }
 
-    /// nats-server's `processClientOrLeafAuthentication` for a client: `o` is the CONNECT,
-    /// updated as nats-server updates it (the `no_auth_user` fills in the user or nkey).
+    /// [`AuthConfig::check_mapped`] without `verify_and_map`.
     pub fn check(&self, o: &mut ConnectOpts, nonce: &str) -> Verdict {
+        self.check_mapped(o, nonce, CertMap::Off)
+    }
+
+    /// nats-server's `processClientOrLeafAuthentication` for a client: `o` is the CONNECT,
+    /// updated as nats-server updates it (the `no_auth_user` fills in the user or nkey, a
+    /// `verify_and_map` certificate the user name).
+    pub fn check_mapped(&self, o: &mut ConnectOpts, nonce: &str, cert: CertMap<'_>) -> Verdict {
         let no_auth = self.no_auth_user.as_deref().filter(|s| !s.is_empty());
         // nkeys first.
         let mut nkey_user = None;
@@ -264,6 +278,34 @@ impl AuthConfig {
         }
         // Then the users list.
         if let Some(users) = self.users.as_ref().filter(|m| !m.is_empty()) {
+            if let CertMap::On(id) = cert {
+                // The certificate names the user; `no_auth_user` does not apply.
+                let names: Vec<&str> = users
+                    .values()
+                    .filter(|u| u.allows_standard())
+                    .map(|u| u.name.as_str())
+                    .collect();
+                let Some(u) = id
+                    .and_then(|id| id.map_user(&names))
+                    .and_then(|n| users.get(n))
+                else {
+                    return Verdict::Denied;
+                };
+                if !o.user.is_empty() {
+                    log::warn!(
+                        "User {} found in connect proto, but user required from cert",
+                        crate::goquote::quote(o.user.as_bytes())
+                    );
+                }
+                o.user = u.name.clone();
+                let then = Authed {
+                    permissions: u.permissions.clone(),
+                };
+                // Like nats-server, the mapped user's password (usually none) must still
+                // match the CONNECT's.
+                let configured = u.password.as_ref().map(Secret::as_str).unwrap_or("");
+                return secret_verdict(configured, &o.pass, then);
+            }
             if let Some(na) = no_auth {
                 if o.user.is_empty() && o.pass.is_empty() && o.auth_token.is_empty() {
                     if let Some(u) = users.get(na) {

@@ -28,7 +28,7 @@ use super::handshake::{self, Established, InfoLines, TlsConnInfo};
 use super::stream::{read_some, write_all, Shared as SharedStream, Stream};
 use super::{MsgRef, Shard, SubKey, YieldNow};
 use crate::auth::perms::{ConnPerms, SYS_QUEUE};
-use crate::auth::{self, AuthConfig, Authed, Verdict};
+use crate::auth::{self, AuthConfig, Authed, CertMap, Verdict};
 use crate::defaults::{FIRST_CLIENT_PING_INTERVAL, READ_BUFFER_SIZE};
 use crate::goquote;
 use crate::options::Options;
@@ -36,6 +36,7 @@ use crate::protocol::errors::soft;
 use crate::protocol::info::{ConnectOpts, ServerInfo};
 use crate::protocol::{CloseReason, Limits, Op, Parsed, Parser, ProtoError, PubArgs};
 use crate::subject;
+use crate::tls::identity::CertIdentity;
 
 type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
@@ -219,7 +220,7 @@ impl Conn {
         }
     }
 
-    fn is_closing(&self) -> bool {
+    pub(super) fn is_closing(&self) -> bool {
         self.st.borrow().closing.is_some()
     }
 
@@ -842,7 +843,35 @@ fn connect_begin(
         return Ok(None);
     };
     let st = &mut *st;
-    Ok(Some(a.check(&mut st.opts, &st.nonce)))
+    let id = cert_identity(&opts, st);
+    Ok(Some(a.check_mapped(
+        &mut st.opts,
+        &st.nonce,
+        cert_map(&opts, id.as_ref()),
+    )))
+}
+
+/// The identity of the client's leaf certificate when `verify_and_map` needs it.
+pub(super) fn cert_identity(opts: &Options, st: &ConnState) -> Option<CertIdentity> {
+    if !opts.tls.as_ref().is_some_and(|t| t.map) {
+        return None;
+    }
+    let leaf = st.tls.as_ref()?.peer_certs.first()?;
+    match CertIdentity::from_der(leaf) {
+        Ok(id) => Some(id),
+        Err(e) => {
+            debug!("client certificate not readable for verify_and_map: {e:?}");
+            None
+        }
+    }
+}
+
+pub(super) fn cert_map<'a>(opts: &Options, id: Option<&'a CertIdentity>) -> CertMap<'a> {
+    if opts.tls.as_ref().is_some_and(|t| t.map) {
+        CertMap::On(id)
+    } else {
+        CertMap::Off
+    }
 }
 
 /// The CONNECT checks after authentication, then `+OK`.
@@ -878,7 +907,7 @@ fn connect_end(
 }
 
 /// Installs what an authentication gave the connection (nats-server's `RegisterUser`).
-fn set_perms(conn: &Conn, st: &mut ConnState, a: Authed) {
+pub(super) fn set_perms(conn: &Conn, st: &mut ConnState, a: Authed) {
     st.perms = a.permissions.map(|p| Box::new(ConnPerms::new(&p)));
     conn.track_replies
         .set(st.perms.as_ref().is_some_and(|p| p.tracks_replies()));
@@ -894,6 +923,25 @@ fn auth_failed(conn: &Conn) -> ProtoError {
     };
     error!("{} - authentication error{who}", conn.prefix());
     ProtoError::AuthViolation
+}
+
+/// Refuses a client that no longer authenticates (after a reload), as nats-server's
+/// `authViolation`: logged, `-ERR 'Authorization Violation'`, closed.
+pub(super) fn refuse(conn: &Conn) {
+    fail(conn, auth_failed(conn));
+}
+
+/// Who a client is in log lines (nats-server's `getAuthUser`).
+pub(super) fn auth_user_label(o: &ConnectOpts) -> String {
+    if !o.nkey.is_empty() {
+        format!("Nkey {}", goquote::quote(o.nkey.as_bytes()))
+    } else if !o.user.is_empty() {
+        format!("User {}", goquote::quote(o.user.as_bytes()))
+    } else if !o.auth_token.is_empty() {
+        "Token \"[REDACTED]\"".to_string()
+    } else {
+        "User \"N/A\"".to_string()
+    }
 }
 
 /// The user `/connz?auth=true` shows (nats-server's `getRawAuthUser`).
@@ -924,7 +972,8 @@ fn implicit_connect(shard: &Shard, conn: &Conn) -> bool {
     st.auth_deadline = None;
     st.connect_received = true;
     let st = &mut *st;
-    match a.check(&mut st.opts, &st.nonce) {
+    let id = cert_identity(&opts, st);
+    match a.check_mapped(&mut st.opts, &st.nonce, cert_map(&opts, id.as_ref())) {
         Verdict::Ok(authed) => {
             set_perms(conn, st, authed);
             true

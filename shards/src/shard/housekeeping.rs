@@ -39,7 +39,10 @@ impl Shard {
         let mut closing_started = false;
         loop {
             Timer::new(OPTS_POLL).await;
-            self.refresh_opts();
+            let before = self.opts();
+            if self.refresh_opts() && before.auth != self.opts().auth {
+                self.reauthorize();
+            }
             let ldm = &self.shared.ldm;
             if let Some(a) = acceptor.take_if(|_| ldm.entered.load(Ordering::Acquire)) {
                 // Shut the listening socket down first: a pending io_uring accept keeps the
@@ -68,7 +71,7 @@ impl Shard {
     }
 
     /// This shard's client connections, oldest first.
-    fn clients(&self) -> Vec<Rc<Conn>> {
+    pub(super) fn clients(&self) -> Vec<Rc<Conn>> {
         let mut v: Vec<Rc<Conn>> = self.st.borrow().conns.values().cloned().collect();
         v.sort_by_key(|c| c.cid);
         v

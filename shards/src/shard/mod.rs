@@ -27,6 +27,7 @@ pub mod control;
 pub mod handshake;
 pub mod housekeeping;
 pub mod mesh;
+mod reauth;
 pub mod stream;
 
 use std::cell::{Cell, RefCell};
