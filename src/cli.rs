@@ -13,6 +13,8 @@ use clap::{Arg, ArgAction, ArgMatches, Command};
 enum Kind {
     Bool,
     Value,
+    /// A Go `IntVar`/`Int64Var`: checked here with Go's parser and error text.
+    Int,
 }
 
 /// Whether nats-tpc implements a flag yet.
@@ -40,16 +42,16 @@ const fn f(names: &'static [&'static str], id: &'static str, kind: Kind, support
     }
 }
 
-use Kind::{Bool, Value};
+use Kind::{Bool, Int, Value};
 use Support::{NotYet, Yes};
 
 /// Every nats-server flag, by all its names (spec §3), plus our `--shards`.
 const FLAGS: &[Flag] = &[
     f(&["a", "addr", "net"], "addr", Value, Yes),
-    f(&["p", "port"], "port", Value, Yes),
+    f(&["p", "port"], "port", Int, Yes),
     f(&["n", "name", "server_name"], "server_name", Value, Yes),
     f(&["c", "config"], "config", Value, Yes),
-    f(&["shards"], "shards", Value, Yes),
+    f(&["shards"], "shards", Int, Yes),
     f(&["D", "debug"], "debug", Bool, Yes),
     f(&["V", "trace"], "trace", Bool, Yes),
     f(&["VV"], "vv", Bool, Yes),
@@ -61,16 +63,16 @@ const FLAGS: &[Flag] = &[
     f(&["h", "help"], "help", Bool, Yes),
     f(&["v", "version"], "version", Bool, Yes),
     f(&["P", "pid"], "pid", Value, Yes),
-    f(&["m", "http_port"], "http_port", Value, Yes),
-    f(&["ms", "https_port"], "https_port", Value, Yes),
+    f(&["m", "http_port"], "http_port", Int, Yes),
+    f(&["ms", "https_port"], "https_port", Int, Yes),
     f(&["t"], "test_config", Bool, Yes),
     f(&["sl", "signal"], "signal", Value, Yes),
     f(&["client_advertise"], "client_advertise", Value, Yes),
     f(&["ports_file_dir"], "ports_file_dir", Value, Yes),
     f(&["s", "syslog"], "syslog", Bool, Yes),
     f(&["r", "remote_syslog"], "remote_syslog", Value, Yes),
-    f(&["log_size_limit"], "log_size_limit", Value, Yes),
-    f(&["max_traced_msg_len"], "max_traced_msg_len", Value, Yes),
+    f(&["log_size_limit"], "log_size_limit", Int, Yes),
+    f(&["max_traced_msg_len"], "max_traced_msg_len", Int, Yes),
     f(&["js", "jetstream"], "jetstream", Bool, NotYet),
     f(&["sd", "store_dir"], "store_dir", Value, NotYet),
     f(&["user"], "user", Value, Yes),
@@ -86,8 +88,8 @@ const FLAGS: &[Flag] = &[
     f(&["cluster_name"], "cluster_name", Value, Yes),
     f(&["no_advertise"], "no_advertise", Bool, Yes),
     f(&["cluster_advertise"], "cluster_advertise", Value, Yes),
-    f(&["connect_retries"], "connect_retries", Value, Yes),
-    f(&["profile"], "profile", Value, NotYet),
+    f(&["connect_retries"], "connect_retries", Int, Yes),
+    f(&["profile"], "profile", Int, NotYet),
     f(&["help_tls"], "help_tls", Bool, Yes),
 ];
 
@@ -160,6 +162,9 @@ pub enum Cli {
     Print(String),
     /// Print this to stderr and exit 1.
     Fail(String),
+    /// A flag error as Go's `flag` package reports it: this line to stderr, then the usage
+    /// text to stdout, and exit 0 (nats-server's usage function exits 0).
+    Usage(String),
 }
 
 fn command() -> Command {
@@ -177,7 +182,7 @@ fn command() -> Command {
                 .num_args(0..=1)
                 .default_missing_value("true")
                 .value_parser(clap::value_parser!(bool)),
-            Value => arg
+            Value | Int => arg
                 .action(ArgAction::Set)
                 .num_args(1)
                 .allow_hyphen_values(true),
@@ -212,15 +217,15 @@ fn normalize(args: &[String]) -> Result<Vec<String>, Cli> {
             };
         };
         if body.is_empty() || body.starts_with('-') || body.starts_with('=') {
-            return Err(Cli::Print(format!("bad flag syntax: {a}\n{USAGE}\n")));
+            return Err(Cli::Usage(format!("bad flag syntax: {a}")));
         }
         let (name, value) = match body.split_once('=') {
             Some((n, v)) => (n, Some(v.to_string())),
             None => (body, None),
         };
         let Some(fl) = lookup(name) else {
-            return Err(Cli::Print(format!(
-                "flag provided but not defined: -{name}\n{USAGE}\n"
+            return Err(Cli::Usage(format!(
+                "flag provided but not defined: -{name}"
             )));
         };
         if fl.support == NotYet {
@@ -229,18 +234,31 @@ fn normalize(args: &[String]) -> Result<Vec<String>, Cli> {
             )));
         }
         let value = match (fl.kind, value) {
+            (Bool, Some(v)) => match go_parse_bool(&v) {
+                Some(b) => b.to_string(),
+                None => {
+                    return Err(Cli::Usage(format!(
+                        "invalid boolean value \"{v}\" for -{name}: parse error"
+                    )))
+                }
+            },
             (_, Some(v)) => v,
             (Bool, None) => "true".to_string(),
-            (Value, None) => {
+            (Value | Int, None) => {
                 if i >= args.len() {
-                    return Err(Cli::Print(format!(
-                        "flag needs an argument: -{name}\n{USAGE}\n"
-                    )));
+                    return Err(Cli::Usage(format!("flag needs an argument: -{name}")));
                 }
                 i += 1;
                 args[i - 1].clone()
             }
         };
+        if fl.kind == Int {
+            if let Err(why) = go_parse_int(&value) {
+                return Err(Cli::Usage(format!(
+                    "invalid value \"{value}\" for flag -{name}: {why}"
+                )));
+            }
+        }
         out.push(format!("--{}={}", fl.id, value));
     }
     if i < args.len() {
@@ -250,6 +268,77 @@ fn normalize(args: &[String]) -> Result<Vec<String>, Cli> {
         )));
     }
     Ok(out)
+}
+
+/// Go's `strconv.ParseBool`.
+fn go_parse_bool(v: &str) -> Option<bool> {
+    match v {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// Go's `strconv.ParseInt(s, 0, 64)`: an optional sign, then decimal, `0x`, `0o`, `0b` or
+/// leading-`0` octal digits, with `_` allowed between digits. The error is Go's wording.
+pub fn go_parse_int(v: &str) -> Result<i64, &'static str> {
+    const SYNTAX: &str = "parse error";
+    let (neg, body) = match v.as_bytes().first() {
+        Some(b'-') => (true, &v[1..]),
+        Some(b'+') => (false, &v[1..]),
+        _ => (false, v),
+    };
+    if body.contains('_') && !underscore_ok(body) {
+        return Err(SYNTAX);
+    }
+    let body = body.replace('_', "");
+    let lower = body.to_ascii_lowercase();
+    let (radix, digits) = if let Some(d) = lower.strip_prefix("0x") {
+        (16, d)
+    } else if let Some(d) = lower.strip_prefix("0o") {
+        (8, d)
+    } else if let Some(d) = lower.strip_prefix("0b") {
+        (2, d)
+    } else if lower.len() > 1 && lower.starts_with('0') {
+        (8, &lower[1..])
+    } else {
+        (10, lower.as_str())
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return Err(SYNTAX);
+    }
+    let mag = u128::from_str_radix(digits, radix).map_err(|_| "value out of range")?;
+    let mag = i128::try_from(mag).map_err(|_| "value out of range")?;
+    i64::try_from(if neg { -mag } else { mag }).map_err(|_| "value out of range")
+}
+
+/// Go's `underscoreOK`: each `_` follows a digit (or the base prefix) and precedes one.
+fn underscore_ok(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut saw = b'^';
+    let mut i = 0;
+    let mut hex = false;
+    if b.len() >= 2 && b[0] == b'0' && matches!(b[1].to_ascii_lowercase(), b'b' | b'o' | b'x') {
+        i = 2;
+        saw = b'0';
+        hex = b[1].eq_ignore_ascii_case(&b'x');
+    }
+    for &c in &b[i..] {
+        if c.is_ascii_digit() || (hex && c.is_ascii_hexdigit()) {
+            saw = b'0';
+        } else if c == b'_' {
+            if saw != b'0' {
+                return false;
+            }
+            saw = b'_';
+        } else {
+            if saw == b'_' {
+                return false;
+            }
+            saw = b'!';
+        }
+    }
+    saw != b'_'
 }
 
 /// `nats-server: v<version>`.
@@ -284,7 +373,7 @@ pub fn parse(args: &[String]) -> Cli {
                 .next()
                 .unwrap_or("")
                 .trim_start_matches("error: ");
-            Cli::Print(format!("invalid value: {first}\n{USAGE}\n"))
+            Cli::Usage(format!("invalid value: {first}"))
         }
     }
 }
@@ -292,6 +381,33 @@ pub fn parse(args: &[String]) -> Cli {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn flag_ints_parse_as_go_strconv() {
+        let ok = [
+            ("0", 0),
+            ("42", 42),
+            ("-7", -7),
+            ("+7", 7),
+            ("0x1F", 31),
+            ("0o17", 15),
+            ("017", 15),
+            ("0b101", 5),
+            ("1_000", 1000),
+            ("0x_ff", 255),
+        ];
+        for (s, want) in ok {
+            assert_eq!(go_parse_int(s), Ok(want), "{s}");
+        }
+        for s in ["", "-", "abc", "1.5", "08", "1__0", "_1", "1_", "0x", "1e3"] {
+            assert_eq!(go_parse_int(s), Err("parse error"), "{s}");
+        }
+        assert_eq!(
+            go_parse_int("9223372036854775808"),
+            Err("value out of range")
+        );
+        assert_eq!(go_parse_int("-9223372036854775808"), Ok(i64::MIN));
+    }
 
     fn args(s: &str) -> Vec<String> {
         s.split_whitespace().map(str::to_string).collect()
@@ -318,12 +434,36 @@ mod tests {
     #[test]
     fn unknown_flag_prints_usage_and_positional_fails() {
         assert!(
-            matches!(parse(&args("-x")), Cli::Print(s) if s.starts_with("flag provided but not defined: -x"))
+            matches!(parse(&args("-x")), Cli::Usage(s) if s == "flag provided but not defined: -x")
         );
         assert!(
             matches!(parse(&args("foo")), Cli::Fail(s) if s.contains("unrecognized command: \"foo\""))
         );
         assert!(matches!(parse(&args("-v")), Cli::Print(s) if s.starts_with("nats-server: v2.")));
         assert!(matches!(parse(&args("version")), Cli::Print(_)));
+    }
+
+    #[test]
+    fn bad_int_and_bool_values_are_go_flag_errors() {
+        let usage = |a: &str| match parse(&args(a)) {
+            Cli::Usage(s) => s,
+            _ => panic!("{a}: not a usage error"),
+        };
+        assert_eq!(
+            usage("-p abc"),
+            "invalid value \"abc\" for flag -p: parse error"
+        );
+        assert_eq!(
+            usage("--shards=1e3"),
+            "invalid value \"1e3\" for flag -shards: parse error"
+        );
+        assert_eq!(
+            usage("-D=yes"),
+            "invalid boolean value \"yes\" for -D: parse error"
+        );
+        let m = run("-D=F -p 0x10 -V=1");
+        assert_eq!(m.get_one::<bool>("debug"), Some(&false));
+        assert_eq!(m.get_one::<bool>("trace"), Some(&true));
+        assert_eq!(m.get_one::<String>("port").unwrap(), "0x10");
     }
 }

@@ -45,6 +45,11 @@ fn main() {
             eprintln!("{s}");
             exit(1);
         }
+        cli::Cli::Usage(err) => {
+            eprintln!("{err}");
+            println!("{}", cli::USAGE);
+            exit(0);
+        }
     };
     if let Some(code) = process::run_and_exit(&m) {
         exit(code);

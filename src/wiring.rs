@@ -77,69 +77,8 @@ fn traced_len(n: i64) -> usize {
 
 /// A Go `Int64Var`/`IntVar` flag value, with the flag package's error text.
 fn flag_int(v: &str, name: &str) -> Result<i64, String> {
-    go_parse_int(v).map_err(|why| format!("invalid value \"{v}\" for flag -{name}: {why}"))
-}
-
-/// Go's `strconv.ParseInt(s, 0, 64)`: an optional sign, then decimal, `0x`, `0o`, `0b` or
-/// leading-`0` octal digits, with `_` allowed between digits.
-fn go_parse_int(v: &str) -> Result<i64, &'static str> {
-    const SYNTAX: &str = "parse error";
-    let (neg, body) = match v.as_bytes().first() {
-        Some(b'-') => (true, &v[1..]),
-        Some(b'+') => (false, &v[1..]),
-        _ => (false, v),
-    };
-    if body.contains('_') && !underscore_ok(body) {
-        return Err(SYNTAX);
-    }
-    let body = body.replace('_', "");
-    let lower = body.to_ascii_lowercase();
-    let (radix, digits) = if let Some(d) = lower.strip_prefix("0x") {
-        (16, d)
-    } else if let Some(d) = lower.strip_prefix("0o") {
-        (8, d)
-    } else if let Some(d) = lower.strip_prefix("0b") {
-        (2, d)
-    } else if lower.len() > 1 && lower.starts_with('0') {
-        (8, &lower[1..])
-    } else {
-        (10, lower.as_str())
-    };
-    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
-        return Err(SYNTAX);
-    }
-    let mag = u128::from_str_radix(digits, radix).map_err(|_| "value out of range")?;
-    let mag = i128::try_from(mag).map_err(|_| "value out of range")?;
-    i64::try_from(if neg { -mag } else { mag }).map_err(|_| "value out of range")
-}
-
-/// Go's `underscoreOK`: each `_` follows a digit (or the base prefix) and precedes one.
-fn underscore_ok(s: &str) -> bool {
-    let b = s.as_bytes();
-    let mut saw = b'^';
-    let mut i = 0;
-    let mut hex = false;
-    if b.len() >= 2 && b[0] == b'0' && matches!(b[1].to_ascii_lowercase(), b'b' | b'o' | b'x') {
-        i = 2;
-        saw = b'0';
-        hex = b[1].eq_ignore_ascii_case(&b'x');
-    }
-    for &c in &b[i..] {
-        if c.is_ascii_digit() || (hex && c.is_ascii_hexdigit()) {
-            saw = b'0';
-        } else if c == b'_' {
-            if saw != b'0' {
-                return false;
-            }
-            saw = b'_';
-        } else {
-            if saw == b'_' {
-                return false;
-            }
-            saw = b'!';
-        }
-    }
-    saw != b'_'
+    crate::cli::go_parse_int(v)
+        .map_err(|why| format!("invalid value \"{v}\" for flag -{name}: {why}"))
 }
 
 /// The engine's TLS options from a `tls {}` block.
@@ -691,36 +630,4 @@ pub fn resolve(m: &ArgMatches) -> Result<Resolved, Vec<String>> {
         config_file,
         process: po,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::go_parse_int;
-
-    #[test]
-    fn flag_ints_parse_as_go_strconv() {
-        let ok = [
-            ("0", 0),
-            ("42", 42),
-            ("-7", -7),
-            ("+7", 7),
-            ("0x1F", 31),
-            ("0o17", 15),
-            ("017", 15),
-            ("0b101", 5),
-            ("1_000", 1000),
-            ("0x_ff", 255),
-        ];
-        for (s, want) in ok {
-            assert_eq!(go_parse_int(s), Ok(want), "{s}");
-        }
-        for s in ["", "-", "abc", "1.5", "08", "1__0", "_1", "1_", "0x", "1e3"] {
-            assert_eq!(go_parse_int(s), Err("parse error"), "{s}");
-        }
-        assert_eq!(
-            go_parse_int("9223372036854775808"),
-            Err("value out of range")
-        );
-        assert_eq!(go_parse_int("-9223372036854775808"), Ok(i64::MIN));
-    }
 }

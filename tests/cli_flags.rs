@@ -49,6 +49,50 @@ fn unknown_flag_prints_the_error_and_usage_and_exits_0() {
 }
 
 #[test]
+fn bad_flag_values_print_the_go_error_then_usage_and_exit_0() {
+    // Go's flag package: the error on stderr, nats-server's usage on stdout, exit 0.
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["-p", "abc"],
+            "invalid value \"abc\" for flag -p: parse error",
+        ),
+        (
+            &["--port=99999999999999999999"],
+            "invalid value \"99999999999999999999\" for flag -port: value out of range",
+        ),
+        (&["-m", "x"], "invalid value \"x\" for flag -m: parse error"),
+        (
+            &["--connect_retries", "x"],
+            "invalid value \"x\" for flag -connect_retries: parse error",
+        ),
+        (
+            &["--log_size_limit", "1.5"],
+            "invalid value \"1.5\" for flag -log_size_limit: parse error",
+        ),
+        (
+            &["--max_traced_msg_len=ten"],
+            "invalid value \"ten\" for flag -max_traced_msg_len: parse error",
+        ),
+        (&["-D=x"], "invalid boolean value \"x\" for -D: parse error"),
+        (
+            &["-nosuchflag"],
+            "flag provided but not defined: -nosuchflag",
+        ),
+        (&["-p"], "flag needs an argument: -p"),
+        (&["---x"], "bad flag syntax: ---x"),
+    ];
+    for (args, want) in cases {
+        let (code, out, err) = run(args);
+        assert_eq!(code, Some(0), "{args:?}");
+        assert_eq!(err.trim_end(), *want, "{args:?}");
+        assert!(
+            out.contains("Usage: nats-server [options]"),
+            "{args:?}: {out}"
+        );
+    }
+}
+
+#[test]
 fn positional_argument_is_an_unrecognized_command() {
     let (code, _, err) = run(&["foo"]);
     assert_eq!(code, Some(1));
