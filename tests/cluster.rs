@@ -3,11 +3,14 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use common::cluster::{sync_interest, wait_full_mesh, Kind, Node, Spec, MESH_TIMEOUT};
-use common::{Msg, Raw};
+use common::cluster::{
+    assert_no_errors, check_plain_traffic, check_queue_exactly_once, payload, sync_interest,
+    wait_full_mesh, Kind, Node, Spec, MESH_TIMEOUT,
+};
+use common::Raw;
 use futures::StreamExt;
 
 const T: Kind = Kind::Tested;
@@ -20,144 +23,6 @@ fn three(a: Kind, b: Kind, c: Kind) -> (Node, Node, Node) {
     let n3 = Node::start(Spec::new(c, "n3").routes(&[n1.route_port]).shards(1));
     wait_full_mesh(&[&n1, &n2, &n3]);
     (n1, n2, n3)
-}
-
-/// Up to two raw clients on a node: on different shards when the node is ours.
-fn clients(n: &Node) -> Vec<Raw> {
-    let first = n.server.quiet();
-    if !n.is_ours() || n.spec.shards < 2 {
-        return vec![first];
-    }
-    let s0 = n.server.shard_of(first.cid());
-    for _ in 0..64 {
-        let c = n.server.quiet();
-        if n.server.shard_of(c.cid()) != s0 {
-            return vec![first, c];
-        }
-    }
-    panic!("no connection landed on a second shard");
-}
-
-fn payload(m: &Msg) -> String {
-    String::from_utf8_lossy(&m.payload).into_owned()
-}
-
-fn assert_no_errors(nodes: &[&Node]) {
-    for n in nodes {
-        let errs = n.errors();
-        assert!(
-            errs.is_empty(),
-            "{} logged errors:\n{}",
-            n.spec.name,
-            errs.join("\n")
-        );
-    }
-}
-
-/// Every subscriber, on every node and shard, gets every message of every publisher once
-/// and in each publisher's order (DS-03 across routes).
-fn check_plain_traffic(nodes: &[&Node], tag: &str) {
-    const M: usize = 40;
-    let subject = format!("plain.{tag}");
-    let mut subs: Vec<Raw> = nodes.iter().flat_map(|n| clients(n)).collect();
-    let mut pubs: Vec<Raw> = nodes.iter().map(|n| n.server.quiet()).collect();
-    for (i, s) in subs.iter_mut().enumerate() {
-        s.send(format!("SUB {subject} {i}\r\n").as_bytes());
-        s.ping_pong();
-    }
-    for (j, p) in pubs.iter_mut().enumerate() {
-        for (i, s) in subs.iter_mut().enumerate() {
-            sync_interest(p, s, &format!("{tag}.{j}.{i}"));
-        }
-    }
-    for (j, p) in pubs.iter_mut().enumerate() {
-        let mut batch = Vec::new();
-        for k in 0..M {
-            let body = format!("{j}-{k}");
-            batch.extend_from_slice(
-                format!("PUB {subject} {}\r\n{body}\r\n", body.len()).as_bytes(),
-            );
-        }
-        p.send(&batch);
-        p.ping_pong();
-    }
-    for (i, s) in subs.iter_mut().enumerate() {
-        let msgs = s.read_msgs(M * pubs.len());
-        let mut next: BTreeMap<usize, usize> = BTreeMap::new();
-        for m in &msgs {
-            assert_eq!(m.subject, subject);
-            let text = payload(m);
-            let (j, k) = text.split_once('-').expect("j-k payload");
-            let (j, k): (usize, usize) = (j.parse().unwrap(), k.parse().unwrap());
-            let want = next.entry(j).or_insert(0);
-            assert_eq!(
-                k, *want,
-                "subscriber {i}: publisher {j} out of order or duplicated"
-            );
-            *want += 1;
-        }
-        assert!(
-            next.values().all(|&n| n == M),
-            "subscriber {i} got {next:?}"
-        );
-    }
-}
-
-/// A queue group with members on every node (two shards on ours) gets each message exactly
-/// once, whichever server published it (RF-04, TC-03).
-fn check_queue_exactly_once(nodes: &[&Node], tag: &str) {
-    const N: usize = 150;
-    let subject = format!("queue.{tag}");
-    let mut members: Vec<Raw> = nodes.iter().flat_map(|n| clients(n)).collect();
-    let mut pubs: Vec<Raw> = nodes.iter().map(|n| n.server.quiet()).collect();
-    for (i, m) in members.iter_mut().enumerate() {
-        m.send(format!("SUB {subject} workers {i}\r\n").as_bytes());
-        m.ping_pong();
-    }
-    for (j, p) in pubs.iter_mut().enumerate() {
-        for (i, m) in members.iter_mut().enumerate() {
-            sync_interest(p, m, &format!("{tag}.{j}.{i}"));
-        }
-    }
-    for (j, p) in pubs.iter_mut().enumerate() {
-        let mut batch = Vec::new();
-        for k in 0..N {
-            let body = format!("{j}-{k}");
-            batch.extend_from_slice(
-                format!("PUB {subject} {}\r\n{body}\r\n", body.len()).as_bytes(),
-            );
-        }
-        p.send(&batch);
-        p.ping_pong();
-    }
-    let want = N * pubs.len();
-    let mut seen: BTreeSet<String> = BTreeSet::new();
-    let mut per_member = vec![0usize; members.len()];
-    let deadline = Instant::now() + MESH_TIMEOUT;
-    while seen.len() < want {
-        assert!(
-            Instant::now() < deadline,
-            "only {} of {want} queue messages arrived",
-            seen.len()
-        );
-        for (i, m) in members.iter_mut().enumerate() {
-            while let Some(msg) = m.try_next_msg(Duration::from_millis(20)) {
-                assert!(
-                    seen.insert(payload(&msg)),
-                    "{} delivered twice",
-                    payload(&msg)
-                );
-                per_member[i] += 1;
-            }
-        }
-    }
-    // Nothing more may come: a duplicate would show up here.
-    for m in members.iter_mut() {
-        if let Some(msg) = m.try_next_msg(Duration::from_millis(300)) {
-            panic!("extra delivery {}", payload(&msg));
-        }
-    }
-    assert_eq!(seen.len(), want, "members got {per_member:?}");
 }
 
 #[test]

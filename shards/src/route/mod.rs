@@ -24,12 +24,14 @@
 //! - [`conn`]: one route connection (reader, writer, pinger).
 //! - `ops`: what a route says: the handshake, gossip, interest and messages.
 //! - [`solicit`]: dialling explicit and gossiped routes, and reconnecting them.
+//! - [`tls`]: the TLS handshake that starts every route when `cluster { tls {} }` is set.
 
 pub mod conn;
 pub mod info;
 mod ops;
 pub mod proto;
 pub mod solicit;
+pub mod tls;
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -101,11 +103,22 @@ pub struct Router {
     pub self_addrs: Vec<SocketAddr>,
     pub st: RefCell<RouterState>,
     rng: Cell<u64>,
+    /// Route TLS (`cluster { tls {} }`): every route starts with a TLS handshake.
+    pub tls: Option<Arc<crate::tls::RouteTlsConfigs>>,
+    /// The name a dialled route's certificate is checked against when we dial an IP
+    /// address (see [`tls`]); forgotten after a certificate that lacks it.
+    pub tls_name: RefCell<Option<String>>,
 }
 
 impl Router {
     /// A router with no routes yet.
-    pub fn new(shared: Arc<Shared>, listen: SocketAddr, name: String, dynamic: bool) -> Rc<Router> {
+    pub fn new(
+        shared: Arc<Shared>,
+        listen: SocketAddr,
+        name: String,
+        dynamic: bool,
+        tls: Option<Arc<crate::tls::RouteTlsConfigs>>,
+    ) -> Rc<Router> {
         let copts = shared
             .opts()
             .cluster
@@ -140,6 +153,8 @@ impl Router {
                 dialling: Vec::new(),
             }),
             rng: Cell::new(solicit::seed()),
+            tls_name: RefCell::new(tls::first_route_name(&copts.routes)),
+            tls,
             copts,
             shared,
         })
@@ -178,6 +193,8 @@ impl Router {
             port,
             headers: !sh.opts().no_header_support,
             auth_required: self.copts.user.is_some(),
+            tls_required: self.tls.is_some(),
+            tls_verify: self.tls.is_some(),
             max_payload: sh.opts().max_payload as i64,
             ip,
             cluster: st.cluster_name.clone(),
