@@ -62,13 +62,6 @@ fn refuse_unsupported(c: &ConfigOptions) -> Result<(), String> {
         if cl.write_timeout.is_some() {
             missing.push("cluster write_timeout");
         }
-        let pass = cl
-            .authorization
-            .as_ref()
-            .and_then(|a| a.password.as_deref());
-        if pass.is_some_and(|p| p.starts_with("$2")) {
-            missing.push("bcrypt cluster passwords");
-        }
     }
     if missing.is_empty() {
         Ok(())

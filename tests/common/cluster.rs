@@ -40,6 +40,9 @@ pub struct Spec {
     pub auth: Option<String>,
     /// Userinfo for the routes only (overrides `auth` there).
     pub route_auth: Option<String>,
+    /// Pass `--cluster` (the default); false when the config file's `cluster {}` block
+    /// says where to listen (the flag would drop its `authorization`).
+    pub cluster_flag: bool,
 }
 
 impl Spec {
@@ -53,6 +56,7 @@ impl Spec {
             extra: Vec::new(),
             auth: None,
             route_auth: None,
+            cluster_flag: true,
         }
     }
 
@@ -115,9 +119,13 @@ impl Node {
             "-1".into(),
             "--cluster_name".into(),
             "c1".into(),
-            "--cluster".into(),
-            format!("nats://{auth}127.0.0.1:{route_port}"),
         ];
+        if spec.cluster_flag {
+            args.extend([
+                "--cluster".into(),
+                format!("nats://{auth}127.0.0.1:{route_port}"),
+            ]);
+        }
         if let Some((c, _)) = spec.ports {
             args.extend(["-p".into(), c.to_string()]);
         }

@@ -23,7 +23,7 @@ use log::{debug, error, info, trace};
 use rustc_hash::FxHasher;
 
 use super::info::{RouteConnect, RouteInfo};
-use super::proto::{self, Parsed};
+use super::proto::{self, Parsed, RouteOp};
 use super::solicit::{self, Solicit};
 use super::Router;
 use crate::defaults::{
@@ -523,7 +523,12 @@ async fn reader(router: &Rc<Router>, route: &Rc<Route>, stream: &Stream) {
         loop {
             match proto::parse(&buf[start..end], max_line, max_payload) {
                 Ok(Parsed::Op { op, consumed }) => {
-                    let res = super::ops::handle_op(router, route, op);
+                    let res = match op {
+                        RouteOp::Connect(json) => {
+                            super::ops::handle_connect(router, route, json).await
+                        }
+                        op => super::ops::handle_op(router, route, op),
+                    };
                     start += consumed;
                     if let Err(reason) = res {
                         route.close(reason);

@@ -1,4 +1,4 @@
-//! Route security (spec §4.4 `tls`, `authorization`; RT-03): clusters of real processes on
+//! Route security (spec §4.4 `tls`, `authorization`; RT-03, AU-02): clusters of real processes on
 //! loopback whose routes run TLS with certificates made by the test (rcgen), ours alone and
 //! mixed with the Go nats-server on the same certificates. With `NATS_SERVER_IS_GO=1` every
 //! node is Go.
@@ -178,4 +178,62 @@ fn mixed_route_tls_with_our_seed() {
     let refs: Vec<&Node> = nodes.iter().map(|n| &n.0).collect();
     check_plain_traffic(&refs, "ourtls");
     assert_no_errors(&refs);
+}
+
+/// A seed whose `cluster { authorization }` password is a bcrypt hash (listening where its
+/// config says: `--cluster` would drop the authorization); peers dial it with the plain
+/// password in their route URL.
+fn bcrypt_routes(seed: Kind, peer: Kind) {
+    // Cost 10, as `nats server passwd` makes them: the comparison takes real time.
+    let hash = bcrypt::hash("T0pS3cr3t", 10).expect("bcrypt hash");
+    let conf = TempConfig::new(&format!(
+        "cluster {{\n  listen: \"127.0.0.1:-1\"\n  authorization {{\n    user: ruser\n    password: \"{hash}\"\n  }}\n}}\n"
+    ));
+    let mut sa = Spec::new(seed, "a");
+    sa.cluster_flag = false;
+    sa.extra = vec!["-c".into(), conf.path().display().to_string()];
+    let a = Node::start(sa);
+    let mut good = Spec::new(peer, "b").routes(&[a.route_port]);
+    good.route_auth = Some("ruser:T0pS3cr3t".into());
+    let b = Node::start(good);
+    // The hash itself is no password.
+    let mut hashed = Spec::new(peer, "h").routes(&[a.route_port]);
+    hashed.route_auth = Some(format!(
+        "ruser:{}",
+        hash.replace('$', "%24").replace('/', "%2F")
+    ));
+    let h = Node::start(hashed);
+    let mut wrong = Spec::new(peer, "w").routes(&[a.route_port]);
+    wrong.route_auth = Some("ruser:wrong".into());
+    let w = Node::start(wrong);
+    wait_full_mesh(&[&a, &b]);
+    a.server
+        .wait_for_log("Authentication Failure", MESH_TIMEOUT);
+    w.server
+        .wait_for_log("Authorization Violation", MESH_TIMEOUT);
+    // Only the seed's side: a refused dialler registers the seed for a moment each time it
+    // reads the seed's INFO (sent before CONNECT is checked, RT-02), as nats-server does.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(a.peers(), BTreeSet::from([b.id.clone()]));
+    assert!(h
+        .errors()
+        .iter()
+        .any(|l| l.contains("Authorization Violation")));
+    check_plain_traffic(&[&a, &b], "bcrypt");
+    assert_no_errors(&[&b]);
+}
+
+#[test]
+fn rt03_bcrypt_route_password() {
+    bcrypt_routes(T, T);
+}
+
+#[test]
+fn mixed_bcrypt_route_password_our_seed_go_peer() {
+    bcrypt_routes(T, G);
+}
+
+#[test]
+fn mixed_bcrypt_route_password_go_seed_our_peer() {
+    bcrypt_routes(G, T);
 }
