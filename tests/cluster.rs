@@ -355,3 +355,88 @@ fn cluster_permissions_import_and_export() {
     assert!(sa_.msgs_until_pong().is_empty());
     assert!(sb.msgs_until_pong().is_empty());
 }
+
+/// The `connect_urls` of an INFO, as a set.
+fn urls_of(info: &serde_json::Value) -> BTreeSet<String> {
+    info["connect_urls"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|u| u.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Reads async INFOs (answering PINGs) until one satisfies `want`; returns it.
+#[track_caller]
+fn wait_info(
+    c: &mut Raw,
+    what: &str,
+    want: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = Instant::now() + MESH_TIMEOUT;
+    loop {
+        assert!(Instant::now() < deadline, "no INFO with {what}");
+        let line = c.read_line();
+        if line == b"PING\r\n" {
+            c.send(b"PONG\r\n");
+            continue;
+        }
+        if line.starts_with(b"INFO ") {
+            let info = common::parse_info(&line);
+            if want(&info) {
+                return info;
+            }
+        }
+    }
+}
+
+/// AI-02/GS-03: when `a` enters lame duck mode it tells its routes (`"ldm":true`), and a
+/// client of `b` that takes async INFO sees `a`'s URL leave `connect_urls` while the route
+/// is still up; `a`'s own clients are pointed at the others only.
+fn ldm_seen_by_peers(ka: Kind, kb: Kind) {
+    let conf =
+        common::TempConfig::new("lame_duck_duration: \"30s\"\nlame_duck_grace_period: \"10s\"\n");
+    let mut sa = Spec::new(ka, "a");
+    sa.extra = vec!["-c".into(), conf.path().display().to_string()];
+    let a = Node::start(sa);
+    let b = Node::start(Spec::new(kb, "b").routes(&[a.route_port]));
+    wait_full_mesh(&[&a, &b]);
+    let url_a = format!("127.0.0.1:{}", a.port());
+    let url_b = format!("127.0.0.1:{}", b.port());
+    let proto1 = r#"{"verbose":false,"protocol":1}"#;
+    let mut ca = a.server.client(proto1);
+    let mut cb = b.server.client(proto1);
+    let both = BTreeSet::from([url_a.clone(), url_b.clone()]);
+    // Both clients connected after the mesh formed: their first INFO lists both servers.
+    assert_eq!(urls_of(&ca.info), both);
+    assert_eq!(urls_of(&cb.info), both);
+    // SAFETY: kill(2) on a child the test started.
+    let rc = unsafe { libc::kill(a.server.pid() as libc::pid_t, libc::SIGUSR2) };
+    assert_eq!(rc, 0);
+    let only_b = BTreeSet::from([url_b.clone()]);
+    let info = wait_info(&mut cb, "a's URL removed", |i| urls_of(i) == only_b);
+    assert!(info["ldm"].is_null(), "b is not in lame duck mode: {info}");
+    assert!(
+        b.peers().contains(&a.id),
+        "the route to a must still be up: the URL went because of ldm"
+    );
+    let info = wait_info(&mut ca, "ldm", |i| i["ldm"] == true);
+    assert_eq!(urls_of(&info), only_b, "{info}");
+}
+
+#[test]
+fn ai02_lame_duck_mode_is_seen_by_peers() {
+    ldm_seen_by_peers(T, T);
+}
+
+#[test]
+fn mixed_our_lame_duck_mode_is_seen_by_a_go_peer() {
+    ldm_seen_by_peers(T, G);
+}
+
+#[test]
+fn mixed_go_lame_duck_mode_is_seen_by_us() {
+    ldm_seen_by_peers(G, T);
+}

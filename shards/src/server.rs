@@ -487,6 +487,7 @@ fn start_routes(shared: &Arc<Shared>, r: RouteSetup) -> Rc<Router> {
     // SAFETY: the fd comes from a socket we own and hand over whole.
     let listener = unsafe { glommio::net::TcpListener::from_raw_fd(r.sock.into_raw_fd()) };
     glommio::spawn_local(router.clone().accept_loop(listener)).detach();
+    glommio::spawn_local(router.clone().watch_lame_duck()).detach();
     crate::route::solicit::start(&router);
     router
 }

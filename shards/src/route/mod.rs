@@ -38,6 +38,7 @@ use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -512,8 +513,10 @@ impl Router {
         let mut st = self.st.borrow_mut();
         let st = &mut *st;
         let mut urls: Vec<String> = Vec::new();
+        let mut own_urls = 0;
         if st.ever_routed && !self.copts.no_advertise {
             urls.extend(self.client_urls.iter().cloned());
+            own_urls = urls.len();
             for (_, r) in st.routes.iter() {
                 for u in r.advertised_urls() {
                     if !urls.contains(&u) {
@@ -525,6 +528,7 @@ impl Router {
         let view = Arc::new(ClusterView {
             name: st.cluster_name.clone(),
             connect_urls: urls,
+            own_urls,
         });
         for to in 0..self.me {
             self.push_out(st, to, ShardMsg::Cluster(view.clone()));
@@ -629,6 +633,37 @@ impl Router {
             r.close(conn::RouteClose::ClusterNameConflict);
         }
         self.publish_view();
+    }
+
+    /// Lame duck mode (spec AI-02, GS-03): once the binary enters it, every route gets our
+    /// INFO with `"ldm":true` (once, as nats-server's `sendLDMToRoutes`), and peers stop
+    /// giving their clients our URLs. Polled like the shards' housekeeping: the binary's
+    /// signal handling is not on an executor.
+    pub async fn watch_lame_duck(self: Rc<Self>) {
+        while !self.shared.ldm.entered.load(Ordering::Acquire) {
+            glommio::timer::sleep(crate::shard::OPTS_POLL).await;
+        }
+        let mut info = self.info();
+        info.ldm = true;
+        let line = info.to_line();
+        let routes: Vec<Rc<Route>> = self
+            .st
+            .borrow()
+            .routes
+            .iter()
+            .filter(|(_, r)| r.is_registered())
+            .map(|(_, r)| r.clone())
+            .collect();
+        for r in routes {
+            if r.trace {
+                log::trace!(
+                    "{} - \"->> [INFO {}]\"",
+                    r.prefix(),
+                    String::from_utf8_lossy(&line[5..line.len() - 2])
+                );
+            }
+            r.queue_proto(&line);
+        }
     }
 
     /// Number of registered routes (for `/varz`).
