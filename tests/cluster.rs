@@ -440,3 +440,187 @@ fn mixed_our_lame_duck_mode_is_seen_by_a_go_peer() {
 fn mixed_go_lame_duck_mode_is_seen_by_us() {
     ldm_seen_by_peers(G, T);
 }
+
+/// The counters of `/varz` and of the one route in `/routez` this test looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Counters {
+    in_msgs: u64,
+    in_bytes: u64,
+    out_msgs: u64,
+    out_bytes: u64,
+    in_client_msgs: u64,
+    out_client_msgs: u64,
+    route_in_msgs: u64,
+    route_in_bytes: u64,
+    route_out_msgs: u64,
+    route_out_bytes: u64,
+}
+
+impl Counters {
+    /// `n`'s counters, the route ones summed over its connections to `peer` (nats-server
+    /// has several).
+    fn of(n: &Node, peer: &Node) -> Counters {
+        let v = n.monitor("/varz");
+        let r = n.monitor("/routez");
+        let get = |j: &serde_json::Value, k: &str| j[k].as_u64().unwrap_or(0);
+        let mut c = Counters {
+            in_msgs: get(&v, "in_msgs"),
+            in_bytes: get(&v, "in_bytes"),
+            out_msgs: get(&v, "out_msgs"),
+            out_bytes: get(&v, "out_bytes"),
+            in_client_msgs: get(&v, "in_client_msgs"),
+            out_client_msgs: get(&v, "out_client_msgs"),
+            ..Counters::default()
+        };
+        for rt in r["routes"].as_array().into_iter().flatten() {
+            if rt["remote_id"] == peer.id.as_str() {
+                c.route_in_msgs += get(rt, "in_msgs");
+                c.route_in_bytes += get(rt, "in_bytes");
+                c.route_out_msgs += get(rt, "out_msgs");
+                c.route_out_bytes += get(rt, "out_bytes");
+            }
+        }
+        c
+    }
+
+    fn minus(self, o: Counters) -> Counters {
+        Counters {
+            in_msgs: self.in_msgs - o.in_msgs,
+            in_bytes: self.in_bytes - o.in_bytes,
+            out_msgs: self.out_msgs - o.out_msgs,
+            out_bytes: self.out_bytes - o.out_bytes,
+            in_client_msgs: self.in_client_msgs - o.in_client_msgs,
+            out_client_msgs: self.out_client_msgs - o.out_client_msgs,
+            route_in_msgs: self.route_in_msgs - o.route_in_msgs,
+            route_in_bytes: self.route_in_bytes - o.route_in_bytes,
+            route_out_msgs: self.route_out_msgs - o.route_out_msgs,
+            route_out_bytes: self.route_out_bytes - o.route_out_bytes,
+        }
+    }
+
+    /// Every counter at least `o`'s (a Go node also routes its system account's events).
+    fn covers(self, o: Counters) -> bool {
+        self.in_msgs >= o.in_msgs
+            && self.in_bytes >= o.in_bytes
+            && self.out_msgs >= o.out_msgs
+            && self.out_bytes >= o.out_bytes
+            && self.in_client_msgs >= o.in_client_msgs
+            && self.out_client_msgs >= o.out_client_msgs
+            && self.route_in_msgs >= o.route_in_msgs
+            && self.route_in_bytes >= o.route_in_bytes
+            && self.route_out_msgs >= o.route_out_msgs
+            && self.route_out_bytes >= o.route_out_bytes
+    }
+}
+
+/// Waits until `n`'s counters moved from `before` by exactly `want` (by at least `want` on
+/// a Go node), and fails with both when they do not.
+#[track_caller]
+fn wait_counters(n: &Node, peer: &Node, before: Counters, want: Counters) {
+    let deadline = Instant::now() + MESH_TIMEOUT;
+    loop {
+        let got = Counters::of(n, peer).minus(before);
+        let ok = if n.is_ours() {
+            got == want
+        } else {
+            got.covers(want)
+        };
+        if ok {
+            return;
+        }
+        if Instant::now() > deadline {
+            assert_eq!(got, want, "{}: counters moved wrong", n.spec.name);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `/varz` counts route traffic as nats-server does (checked against nats-server 2.15 in a
+/// 2-node cluster): `in_msgs`/`in_bytes` are messages and payload bytes (headers included)
+/// from clients and from routes, `out_msgs`/`out_bytes` to clients and one per routed
+/// message sent, `in_client_*`/`out_client_*` clients only; `/routez` counts the same per
+/// route.
+fn varz_counts_route_traffic(ka: Kind, kb: Kind) {
+    let a = Node::start(Spec::new(ka, "a"));
+    let b = Node::start(Spec::new(kb, "b").routes(&[a.route_port]));
+    wait_full_mesh(&[&a, &b]);
+    let hdr = r#"{"verbose":false,"headers":true}"#;
+    let mut local = a.server.client(hdr);
+    let mut remote: Vec<Raw> = (0..2).map(|_| b.server.client(hdr)).collect();
+    let mut p = a.server.client(hdr);
+    local.send(b"SUB vz.x 1\r\n");
+    local.ping_pong();
+    for (i, s) in remote.iter_mut().enumerate() {
+        s.send(format!("SUB vz.x {i}\r\n").as_bytes());
+        s.ping_pong();
+        sync_interest(&mut p, s, &format!("vz{i}"));
+    }
+    // The probes' counts settle before the snapshot.
+    std::thread::sleep(Duration::from_millis(300));
+    let (a0, b0) = (Counters::of(&a, &b), Counters::of(&b, &a));
+    const N: u64 = 25;
+    let mut batch = Vec::new();
+    let mut bytes = 0u64;
+    for k in 0..N {
+        let body = format!("m-{k}");
+        bytes += body.len() as u64;
+        batch.extend_from_slice(format!("PUB vz.x {}\r\n{body}\r\n", body.len()).as_bytes());
+    }
+    let headers = b"NATS/1.0\r\nX: y\r\n\r\n";
+    batch.extend_from_slice(&common::hpub_frame("vz.x", None, headers, b"with-hdr"));
+    bytes += (headers.len() + b"with-hdr".len()) as u64;
+    let msgs = N + 1;
+    p.send(&batch);
+    p.ping_pong();
+    local.read_msgs(msgs as usize);
+    for s in remote.iter_mut() {
+        s.read_msgs(msgs as usize);
+    }
+    wait_counters(
+        &a,
+        &b,
+        a0,
+        Counters {
+            in_msgs: msgs,
+            in_bytes: bytes,
+            in_client_msgs: msgs,
+            // One to the local subscriber, one RMSG/HMSG to b.
+            out_msgs: 2 * msgs,
+            out_bytes: 2 * bytes,
+            out_client_msgs: msgs,
+            route_out_msgs: msgs,
+            route_out_bytes: bytes,
+            ..Counters::default()
+        },
+    );
+    wait_counters(
+        &b,
+        &a,
+        b0,
+        Counters {
+            in_msgs: msgs,
+            in_bytes: bytes,
+            out_msgs: 2 * msgs,
+            out_bytes: 2 * bytes,
+            out_client_msgs: 2 * msgs,
+            route_in_msgs: msgs,
+            route_in_bytes: bytes,
+            ..Counters::default()
+        },
+    );
+}
+
+#[test]
+fn varz_counts_route_traffic_in_and_out() {
+    varz_counts_route_traffic(T, T);
+}
+
+#[test]
+fn mixed_varz_counts_route_traffic_our_publisher() {
+    varz_counts_route_traffic(T, G);
+}
+
+#[test]
+fn mixed_varz_counts_route_traffic_go_publisher() {
+    varz_counts_route_traffic(G, T);
+}

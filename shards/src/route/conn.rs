@@ -284,6 +284,17 @@ impl Route {
         )
     }
 
+    /// This route's message counters.
+    pub fn traffic(&self) -> super::Traffic {
+        let st = self.st.borrow();
+        super::Traffic {
+            in_msgs: st.in_msgs,
+            in_bytes: st.in_bytes,
+            out_msgs: st.out_msgs,
+            out_bytes: st.out_bytes,
+        }
+    }
+
     /// Number of the peer's subscriptions (for `/routez`).
     pub fn num_subs(&self) -> usize {
         self.st.borrow().subs.len()

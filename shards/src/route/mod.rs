@@ -88,6 +88,27 @@ pub struct RouterState {
     ever_routed: bool,
     /// Servers (by id) we are dialling because a peer told us about them.
     pub dialling: Vec<String>,
+    /// The traffic of routes that closed (live routes keep their own counters).
+    closed_traffic: Traffic,
+}
+
+/// Messages and payload bytes (headers included) received from and sent to routes, as
+/// nats-server counts them into `/varz` `in_msgs`/`out_msgs` (one per RMSG/HMSG).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Traffic {
+    pub in_msgs: u64,
+    pub in_bytes: u64,
+    pub out_msgs: u64,
+    pub out_bytes: u64,
+}
+
+impl Traffic {
+    fn add(&mut self, o: Traffic) {
+        self.in_msgs += o.in_msgs;
+        self.in_bytes += o.in_bytes;
+        self.out_msgs += o.out_msgs;
+        self.out_bytes += o.out_bytes;
+    }
 }
 
 /// The routes of this server.
@@ -152,6 +173,7 @@ impl Router {
                 dynamic,
                 ever_routed: false,
                 dialling: Vec::new(),
+                closed_traffic: Traffic::default(),
             }),
             rng: Cell::new(solicit::seed()),
             tls_name: RefCell::new(tls::first_route_name(&copts.routes)),
@@ -609,7 +631,11 @@ impl Router {
         for (k, w) in route.take_subs() {
             self.apply_remote(key, &k, w, 0);
         }
-        self.st.borrow_mut().routes.try_remove(key);
+        let mut st = self.st.borrow_mut();
+        st.routes.try_remove(key);
+        let t = route.traffic();
+        st.closed_traffic.add(t);
+        drop(st);
         if was {
             self.publish_view();
         }
@@ -664,6 +690,16 @@ impl Router {
             }
             r.queue_proto(&line);
         }
+    }
+
+    /// All route traffic since start, closed routes included (for `/varz`).
+    pub fn traffic(&self) -> Traffic {
+        let st = self.st.borrow();
+        let mut t = st.closed_traffic;
+        for (_, r) in st.routes.iter() {
+            t.add(r.traffic());
+        }
+        t
     }
 
     /// Number of registered routes (for `/varz`).
