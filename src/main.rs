@@ -164,6 +164,15 @@ fn main() {
             "Listening for route connections on {}",
             host_port_str(&addr)
         );
+        let insecure = resolved
+            .opts
+            .cluster
+            .as_ref()
+            .and_then(|c| c.tls.as_ref())
+            .is_some_and(|t| t.insecure);
+        if insecure {
+            log::warn!("TLS certificate chain and hostname of solicited routes will not be verified. DO NOT USE IN PRODUCTION!");
+        }
     }
     let schemes = process::Schemes {
         tls: tls_mode.is_some_and(|(available, _)| !available),

@@ -33,8 +33,18 @@ fn refuse_unsupported(c: &ConfigOptions) -> Result<(), String> {
         missing.push("tls.connection_rate_limit");
     }
     if let Some(cl) = &c.cluster {
-        if cl.tls.is_some() {
-            missing.push("cluster tls (TLS for routes)");
+        if cl.tls.as_ref().is_some_and(|t| t.map) {
+            missing.push("cluster tls verify_and_map");
+        }
+        if cl.tls.as_ref().is_some_and(|t| t.check_known_urls) {
+            missing.push("cluster tls verify_cert_and_check_known_urls");
+        }
+        if cl
+            .tls
+            .as_ref()
+            .is_some_and(|t| t.connection_rate_limit.is_some())
+        {
+            missing.push("cluster tls connection_rate_limit");
         }
         if cl.pool_size.is_some_and(|n| n > 0) {
             missing.push("cluster pool_size (route pooling; leave it out or set -1)");
@@ -51,13 +61,6 @@ fn refuse_unsupported(c: &ConfigOptions) -> Result<(), String> {
         }
         if cl.write_timeout.is_some() {
             missing.push("cluster write_timeout");
-        }
-        let pass = cl
-            .authorization
-            .as_ref()
-            .and_then(|a| a.password.as_deref());
-        if pass.is_some_and(|p| p.starts_with("$2")) {
-            missing.push("bcrypt cluster passwords");
         }
     }
     if missing.is_empty() {
@@ -103,6 +106,7 @@ fn tls_opts(t: &crate::config::TlsConfig) -> Result<TlsOpts, String> {
         curve_preferences: t.curve_preferences.clone(),
         min_tls13: t.min_version.as_deref() == Some("1.3"),
         pinned_certs: t.pinned_certs.clone(),
+        insecure: t.insecure,
     })
 }
 
@@ -231,6 +235,13 @@ fn cluster_from_config(cl: &crate::config::cluster::ClusterConfig) -> Result<Clu
     co.no_advertise = cl.no_advertise.unwrap_or(false);
     for r in cl.routes.iter().flatten() {
         co.routes.push(RouteUrl::parse(r)?);
+    }
+    if let Some(t) = &cl.tls {
+        let t = tls_opts(t)?;
+        // nats-server (getDefaultAuthTimeout): with TLS a route has the TLS timeout plus a
+        // second to authenticate, unless `authorization { timeout }` says otherwise.
+        co.auth_timeout = t.timeout + std::time::Duration::from_secs(1);
+        co.tls = Some(t);
     }
     if let Some(a) = &cl.authorization {
         co.user = a.user.clone();

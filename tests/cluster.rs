@@ -3,11 +3,14 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use common::cluster::{sync_interest, wait_full_mesh, Kind, Node, Spec, MESH_TIMEOUT};
-use common::{Msg, Raw};
+use common::cluster::{
+    assert_no_errors, check_plain_traffic, check_queue_exactly_once, payload, sync_interest,
+    wait_full_mesh, Kind, Node, Spec, MESH_TIMEOUT,
+};
+use common::Raw;
 use futures::StreamExt;
 
 const T: Kind = Kind::Tested;
@@ -20,144 +23,6 @@ fn three(a: Kind, b: Kind, c: Kind) -> (Node, Node, Node) {
     let n3 = Node::start(Spec::new(c, "n3").routes(&[n1.route_port]).shards(1));
     wait_full_mesh(&[&n1, &n2, &n3]);
     (n1, n2, n3)
-}
-
-/// Up to two raw clients on a node: on different shards when the node is ours.
-fn clients(n: &Node) -> Vec<Raw> {
-    let first = n.server.quiet();
-    if !n.is_ours() || n.spec.shards < 2 {
-        return vec![first];
-    }
-    let s0 = n.server.shard_of(first.cid());
-    for _ in 0..64 {
-        let c = n.server.quiet();
-        if n.server.shard_of(c.cid()) != s0 {
-            return vec![first, c];
-        }
-    }
-    panic!("no connection landed on a second shard");
-}
-
-fn payload(m: &Msg) -> String {
-    String::from_utf8_lossy(&m.payload).into_owned()
-}
-
-fn assert_no_errors(nodes: &[&Node]) {
-    for n in nodes {
-        let errs = n.errors();
-        assert!(
-            errs.is_empty(),
-            "{} logged errors:\n{}",
-            n.spec.name,
-            errs.join("\n")
-        );
-    }
-}
-
-/// Every subscriber, on every node and shard, gets every message of every publisher once
-/// and in each publisher's order (DS-03 across routes).
-fn check_plain_traffic(nodes: &[&Node], tag: &str) {
-    const M: usize = 40;
-    let subject = format!("plain.{tag}");
-    let mut subs: Vec<Raw> = nodes.iter().flat_map(|n| clients(n)).collect();
-    let mut pubs: Vec<Raw> = nodes.iter().map(|n| n.server.quiet()).collect();
-    for (i, s) in subs.iter_mut().enumerate() {
-        s.send(format!("SUB {subject} {i}\r\n").as_bytes());
-        s.ping_pong();
-    }
-    for (j, p) in pubs.iter_mut().enumerate() {
-        for (i, s) in subs.iter_mut().enumerate() {
-            sync_interest(p, s, &format!("{tag}.{j}.{i}"));
-        }
-    }
-    for (j, p) in pubs.iter_mut().enumerate() {
-        let mut batch = Vec::new();
-        for k in 0..M {
-            let body = format!("{j}-{k}");
-            batch.extend_from_slice(
-                format!("PUB {subject} {}\r\n{body}\r\n", body.len()).as_bytes(),
-            );
-        }
-        p.send(&batch);
-        p.ping_pong();
-    }
-    for (i, s) in subs.iter_mut().enumerate() {
-        let msgs = s.read_msgs(M * pubs.len());
-        let mut next: BTreeMap<usize, usize> = BTreeMap::new();
-        for m in &msgs {
-            assert_eq!(m.subject, subject);
-            let text = payload(m);
-            let (j, k) = text.split_once('-').expect("j-k payload");
-            let (j, k): (usize, usize) = (j.parse().unwrap(), k.parse().unwrap());
-            let want = next.entry(j).or_insert(0);
-            assert_eq!(
-                k, *want,
-                "subscriber {i}: publisher {j} out of order or duplicated"
-            );
-            *want += 1;
-        }
-        assert!(
-            next.values().all(|&n| n == M),
-            "subscriber {i} got {next:?}"
-        );
-    }
-}
-
-/// A queue group with members on every node (two shards on ours) gets each message exactly
-/// once, whichever server published it (RF-04, TC-03).
-fn check_queue_exactly_once(nodes: &[&Node], tag: &str) {
-    const N: usize = 150;
-    let subject = format!("queue.{tag}");
-    let mut members: Vec<Raw> = nodes.iter().flat_map(|n| clients(n)).collect();
-    let mut pubs: Vec<Raw> = nodes.iter().map(|n| n.server.quiet()).collect();
-    for (i, m) in members.iter_mut().enumerate() {
-        m.send(format!("SUB {subject} workers {i}\r\n").as_bytes());
-        m.ping_pong();
-    }
-    for (j, p) in pubs.iter_mut().enumerate() {
-        for (i, m) in members.iter_mut().enumerate() {
-            sync_interest(p, m, &format!("{tag}.{j}.{i}"));
-        }
-    }
-    for (j, p) in pubs.iter_mut().enumerate() {
-        let mut batch = Vec::new();
-        for k in 0..N {
-            let body = format!("{j}-{k}");
-            batch.extend_from_slice(
-                format!("PUB {subject} {}\r\n{body}\r\n", body.len()).as_bytes(),
-            );
-        }
-        p.send(&batch);
-        p.ping_pong();
-    }
-    let want = N * pubs.len();
-    let mut seen: BTreeSet<String> = BTreeSet::new();
-    let mut per_member = vec![0usize; members.len()];
-    let deadline = Instant::now() + MESH_TIMEOUT;
-    while seen.len() < want {
-        assert!(
-            Instant::now() < deadline,
-            "only {} of {want} queue messages arrived",
-            seen.len()
-        );
-        for (i, m) in members.iter_mut().enumerate() {
-            while let Some(msg) = m.try_next_msg(Duration::from_millis(20)) {
-                assert!(
-                    seen.insert(payload(&msg)),
-                    "{} delivered twice",
-                    payload(&msg)
-                );
-                per_member[i] += 1;
-            }
-        }
-    }
-    // Nothing more may come: a duplicate would show up here.
-    for m in members.iter_mut() {
-        if let Some(msg) = m.try_next_msg(Duration::from_millis(300)) {
-            panic!("extra delivery {}", payload(&msg));
-        }
-    }
-    assert_eq!(seen.len(), want, "members got {per_member:?}");
 }
 
 #[test]
@@ -489,4 +354,273 @@ fn cluster_permissions_import_and_export() {
     assert_eq!(sb.next_msg().subject, "exp.y");
     assert!(sa_.msgs_until_pong().is_empty());
     assert!(sb.msgs_until_pong().is_empty());
+}
+
+/// The `connect_urls` of an INFO, as a set.
+fn urls_of(info: &serde_json::Value) -> BTreeSet<String> {
+    info["connect_urls"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|u| u.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Reads async INFOs (answering PINGs) until one satisfies `want`; returns it.
+#[track_caller]
+fn wait_info(
+    c: &mut Raw,
+    what: &str,
+    want: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = Instant::now() + MESH_TIMEOUT;
+    loop {
+        assert!(Instant::now() < deadline, "no INFO with {what}");
+        let line = c.read_line();
+        if line == b"PING\r\n" {
+            c.send(b"PONG\r\n");
+            continue;
+        }
+        if line.starts_with(b"INFO ") {
+            let info = common::parse_info(&line);
+            if want(&info) {
+                return info;
+            }
+        }
+    }
+}
+
+/// AI-02/GS-03: when `a` enters lame duck mode it tells its routes (`"ldm":true`), and a
+/// client of `b` that takes async INFO sees `a`'s URL leave `connect_urls` while the route
+/// is still up; `a`'s own clients are pointed at the others only.
+fn ldm_seen_by_peers(ka: Kind, kb: Kind) {
+    let conf =
+        common::TempConfig::new("lame_duck_duration: \"30s\"\nlame_duck_grace_period: \"10s\"\n");
+    let mut sa = Spec::new(ka, "a");
+    sa.extra = vec!["-c".into(), conf.path().display().to_string()];
+    let a = Node::start(sa);
+    let b = Node::start(Spec::new(kb, "b").routes(&[a.route_port]));
+    wait_full_mesh(&[&a, &b]);
+    let url_a = format!("127.0.0.1:{}", a.port());
+    let url_b = format!("127.0.0.1:{}", b.port());
+    let proto1 = r#"{"verbose":false,"protocol":1}"#;
+    let mut ca = a.server.client(proto1);
+    let mut cb = b.server.client(proto1);
+    let both = BTreeSet::from([url_a.clone(), url_b.clone()]);
+    // Both clients connected after the mesh formed: their first INFO lists both servers.
+    assert_eq!(urls_of(&ca.info), both);
+    assert_eq!(urls_of(&cb.info), both);
+    // SAFETY: kill(2) on a child the test started.
+    let rc = unsafe { libc::kill(a.server.pid() as libc::pid_t, libc::SIGUSR2) };
+    assert_eq!(rc, 0);
+    let only_b = BTreeSet::from([url_b.clone()]);
+    let info = wait_info(&mut cb, "a's URL removed", |i| urls_of(i) == only_b);
+    assert!(info["ldm"].is_null(), "b is not in lame duck mode: {info}");
+    assert!(
+        b.peers().contains(&a.id),
+        "the route to a must still be up: the URL went because of ldm"
+    );
+    let info = wait_info(&mut ca, "ldm", |i| i["ldm"] == true);
+    assert_eq!(urls_of(&info), only_b, "{info}");
+}
+
+#[test]
+fn ai02_lame_duck_mode_is_seen_by_peers() {
+    ldm_seen_by_peers(T, T);
+}
+
+#[test]
+fn mixed_our_lame_duck_mode_is_seen_by_a_go_peer() {
+    ldm_seen_by_peers(T, G);
+}
+
+#[test]
+fn mixed_go_lame_duck_mode_is_seen_by_us() {
+    ldm_seen_by_peers(G, T);
+}
+
+/// The counters of `/varz` and of the one route in `/routez` this test looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Counters {
+    in_msgs: u64,
+    in_bytes: u64,
+    out_msgs: u64,
+    out_bytes: u64,
+    in_client_msgs: u64,
+    out_client_msgs: u64,
+    route_in_msgs: u64,
+    route_in_bytes: u64,
+    route_out_msgs: u64,
+    route_out_bytes: u64,
+}
+
+impl Counters {
+    /// `n`'s counters, the route ones summed over its connections to `peer` (nats-server
+    /// has several).
+    fn of(n: &Node, peer: &Node) -> Counters {
+        let v = n.monitor("/varz");
+        let r = n.monitor("/routez");
+        let get = |j: &serde_json::Value, k: &str| j[k].as_u64().unwrap_or(0);
+        let mut c = Counters {
+            in_msgs: get(&v, "in_msgs"),
+            in_bytes: get(&v, "in_bytes"),
+            out_msgs: get(&v, "out_msgs"),
+            out_bytes: get(&v, "out_bytes"),
+            in_client_msgs: get(&v, "in_client_msgs"),
+            out_client_msgs: get(&v, "out_client_msgs"),
+            ..Counters::default()
+        };
+        for rt in r["routes"].as_array().into_iter().flatten() {
+            if rt["remote_id"] == peer.id.as_str() {
+                c.route_in_msgs += get(rt, "in_msgs");
+                c.route_in_bytes += get(rt, "in_bytes");
+                c.route_out_msgs += get(rt, "out_msgs");
+                c.route_out_bytes += get(rt, "out_bytes");
+            }
+        }
+        c
+    }
+
+    fn minus(self, o: Counters) -> Counters {
+        Counters {
+            in_msgs: self.in_msgs - o.in_msgs,
+            in_bytes: self.in_bytes - o.in_bytes,
+            out_msgs: self.out_msgs - o.out_msgs,
+            out_bytes: self.out_bytes - o.out_bytes,
+            in_client_msgs: self.in_client_msgs - o.in_client_msgs,
+            out_client_msgs: self.out_client_msgs - o.out_client_msgs,
+            route_in_msgs: self.route_in_msgs - o.route_in_msgs,
+            route_in_bytes: self.route_in_bytes - o.route_in_bytes,
+            route_out_msgs: self.route_out_msgs - o.route_out_msgs,
+            route_out_bytes: self.route_out_bytes - o.route_out_bytes,
+        }
+    }
+
+    /// Every counter at least `o`'s (a Go node also routes its system account's events).
+    fn covers(self, o: Counters) -> bool {
+        self.in_msgs >= o.in_msgs
+            && self.in_bytes >= o.in_bytes
+            && self.out_msgs >= o.out_msgs
+            && self.out_bytes >= o.out_bytes
+            && self.in_client_msgs >= o.in_client_msgs
+            && self.out_client_msgs >= o.out_client_msgs
+            && self.route_in_msgs >= o.route_in_msgs
+            && self.route_in_bytes >= o.route_in_bytes
+            && self.route_out_msgs >= o.route_out_msgs
+            && self.route_out_bytes >= o.route_out_bytes
+    }
+}
+
+/// Waits until `n`'s counters moved from `before` by exactly `want` (by at least `want` on
+/// a Go node), and fails with both when they do not.
+#[track_caller]
+fn wait_counters(n: &Node, peer: &Node, before: Counters, want: Counters) {
+    let deadline = Instant::now() + MESH_TIMEOUT;
+    loop {
+        let got = Counters::of(n, peer).minus(before);
+        let ok = if n.is_ours() {
+            got == want
+        } else {
+            got.covers(want)
+        };
+        if ok {
+            return;
+        }
+        if Instant::now() > deadline {
+            assert_eq!(got, want, "{}: counters moved wrong", n.spec.name);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `/varz` counts route traffic as nats-server does (checked against nats-server 2.15 in a
+/// 2-node cluster): `in_msgs`/`in_bytes` are messages and payload bytes (headers included)
+/// from clients and from routes, `out_msgs`/`out_bytes` to clients and one per routed
+/// message sent, `in_client_*`/`out_client_*` clients only; `/routez` counts the same per
+/// route.
+fn varz_counts_route_traffic(ka: Kind, kb: Kind) {
+    let a = Node::start(Spec::new(ka, "a"));
+    let b = Node::start(Spec::new(kb, "b").routes(&[a.route_port]));
+    wait_full_mesh(&[&a, &b]);
+    let hdr = r#"{"verbose":false,"headers":true}"#;
+    let mut local = a.server.client(hdr);
+    let mut remote: Vec<Raw> = (0..2).map(|_| b.server.client(hdr)).collect();
+    let mut p = a.server.client(hdr);
+    local.send(b"SUB vz.x 1\r\n");
+    local.ping_pong();
+    for (i, s) in remote.iter_mut().enumerate() {
+        s.send(format!("SUB vz.x {i}\r\n").as_bytes());
+        s.ping_pong();
+        sync_interest(&mut p, s, &format!("vz{i}"));
+    }
+    // The probes' counts settle before the snapshot.
+    std::thread::sleep(Duration::from_millis(300));
+    let (a0, b0) = (Counters::of(&a, &b), Counters::of(&b, &a));
+    const N: u64 = 25;
+    let mut batch = Vec::new();
+    let mut bytes = 0u64;
+    for k in 0..N {
+        let body = format!("m-{k}");
+        bytes += body.len() as u64;
+        batch.extend_from_slice(format!("PUB vz.x {}\r\n{body}\r\n", body.len()).as_bytes());
+    }
+    let headers = b"NATS/1.0\r\nX: y\r\n\r\n";
+    batch.extend_from_slice(&common::hpub_frame("vz.x", None, headers, b"with-hdr"));
+    bytes += (headers.len() + b"with-hdr".len()) as u64;
+    let msgs = N + 1;
+    p.send(&batch);
+    p.ping_pong();
+    local.read_msgs(msgs as usize);
+    for s in remote.iter_mut() {
+        s.read_msgs(msgs as usize);
+    }
+    wait_counters(
+        &a,
+        &b,
+        a0,
+        Counters {
+            in_msgs: msgs,
+            in_bytes: bytes,
+            in_client_msgs: msgs,
+            // One to the local subscriber, one RMSG/HMSG to b.
+            out_msgs: 2 * msgs,
+            out_bytes: 2 * bytes,
+            out_client_msgs: msgs,
+            route_out_msgs: msgs,
+            route_out_bytes: bytes,
+            ..Counters::default()
+        },
+    );
+    wait_counters(
+        &b,
+        &a,
+        b0,
+        Counters {
+            in_msgs: msgs,
+            in_bytes: bytes,
+            out_msgs: 2 * msgs,
+            out_bytes: 2 * bytes,
+            out_client_msgs: 2 * msgs,
+            route_in_msgs: msgs,
+            route_in_bytes: bytes,
+            ..Counters::default()
+        },
+    );
+}
+
+#[test]
+fn varz_counts_route_traffic_in_and_out() {
+    varz_counts_route_traffic(T, T);
+}
+
+#[test]
+fn mixed_varz_counts_route_traffic_our_publisher() {
+    varz_counts_route_traffic(T, G);
+}
+
+#[test]
+fn mixed_varz_counts_route_traffic_go_publisher() {
+    varz_counts_route_traffic(G, T);
 }

@@ -104,6 +104,8 @@ pub struct TlsOpts {
     pub min_tls13: bool,
     /// `pinned_certs`: hex SHA-256 of the SubjectPublicKeyInfo of each allowed client.
     pub pinned_certs: Option<Vec<String>>,
+    /// `insecure` (routes only): do not verify the certificate of a route we dial.
+    pub insecure: bool,
 }
 
 /// Route settings (spec §4.4 and the cluster flags of §3).
@@ -141,6 +143,9 @@ pub struct ClusterOpts {
     pub import: Option<SubjectPerm>,
     /// `permissions { export }`: subjects we send to routes (their RS+ for others is ignored).
     pub export: Option<SubjectPerm>,
+    /// `tls {}`: every route runs TLS, certificates verified both ways (see
+    /// [`crate::tls::build_route`]).
+    pub tls: Option<TlsOpts>,
 }
 
 /// An allow/deny pair of subject lists (`None` = no list).
@@ -262,6 +267,7 @@ impl Default for ClusterOpts {
             write_deadline: DEFAULT_FLUSH_DEADLINE,
             import: None,
             export: None,
+            tls: None,
         }
     }
 }

@@ -297,6 +297,10 @@ pub fn start(mut opts: Options) -> Result<Running, StartError> {
         }
         None => None,
     };
+    let route_tls = match opts.cluster.as_ref().and_then(|c| c.tls.as_ref()) {
+        Some(t) => Some(Arc::new(crate::tls::build_route(t)?)),
+        None => None,
+    };
     let route = match &opts.cluster {
         Some(c) => Some(bind_route_listener(&c.host, c.port)?),
         None => None,
@@ -381,6 +385,7 @@ pub fn start(mut opts: Options) -> Result<Running, StartError> {
             ends,
             name: name.clone(),
             dynamic: *dynamic,
+            tls: route_tls,
         }),
         _ => None,
     };
@@ -413,6 +418,7 @@ struct RouteSetup {
     ends: mesh::MeshEnds,
     name: String,
     dynamic: bool,
+    tls: Option<Arc<crate::tls::RouteTlsConfigs>>,
 }
 
 /// The control shard: one more executor, unpinned, for what is global to the server: the
@@ -460,7 +466,7 @@ fn start_control(
 /// Joins the mesh as its last member, then accepts and dials routes (on the control
 /// shard's executor).
 fn start_routes(shared: &Arc<Shared>, r: RouteSetup) -> Rc<Router> {
-    let router = Router::new(shared.clone(), r.addr, r.name, r.dynamic);
+    let router = Router::new(shared.clone(), r.addr, r.name, r.dynamic, r.tls);
     // As in `run_shard`: each end connects in a task of its own.
     for (to, tx) in r.ends.senders.into_iter().enumerate() {
         if let Some(tx) = tx {
@@ -481,6 +487,7 @@ fn start_routes(shared: &Arc<Shared>, r: RouteSetup) -> Rc<Router> {
     // SAFETY: the fd comes from a socket we own and hand over whole.
     let listener = unsafe { glommio::net::TcpListener::from_raw_fd(r.sock.into_raw_fd()) };
     glommio::spawn_local(router.clone().accept_loop(listener)).detach();
+    glommio::spawn_local(router.clone().watch_lame_duck()).detach();
     crate::route::solicit::start(&router);
     router
 }

@@ -1,7 +1,7 @@
 //! Clusters of real server processes on loopback: ours (the binary under test) and the Go
 //! nats-server on PATH, in any mix.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::{go_server_on_path, is_go, server_bin, Raw, Server};
+use super::{go_server_on_path, is_go, server_bin, Msg, Raw, Server};
 
 /// How long a cluster gets to form or heal.
 pub const MESH_TIMEOUT: Duration = Duration::from_secs(20);
@@ -40,6 +40,9 @@ pub struct Spec {
     pub auth: Option<String>,
     /// Userinfo for the routes only (overrides `auth` there).
     pub route_auth: Option<String>,
+    /// Pass `--cluster` (the default); false when the config file's `cluster {}` block
+    /// says where to listen (the flag would drop its `authorization`).
+    pub cluster_flag: bool,
 }
 
 impl Spec {
@@ -53,6 +56,7 @@ impl Spec {
             extra: Vec::new(),
             auth: None,
             route_auth: None,
+            cluster_flag: true,
         }
     }
 
@@ -115,9 +119,13 @@ impl Node {
             "-1".into(),
             "--cluster_name".into(),
             "c1".into(),
-            "--cluster".into(),
-            format!("nats://{auth}127.0.0.1:{route_port}"),
         ];
+        if spec.cluster_flag {
+            args.extend([
+                "--cluster".into(),
+                format!("nats://{auth}127.0.0.1:{route_port}"),
+            ]);
+        }
         if let Some((c, _)) = spec.ports {
             args.extend(["-p".into(), c.to_string()]);
         }
@@ -260,6 +268,144 @@ pub fn sync_interest(publisher: &mut Raw, sub: &mut Raw, tag: &str) {
         assert_eq!(m.subject, subject, "unexpected message while probing");
     }
     publisher.ping_pong();
+}
+
+/// Up to two raw clients on a node: on different shards when the node is ours.
+pub fn clients(n: &Node) -> Vec<Raw> {
+    let first = n.server.quiet();
+    if !n.is_ours() || n.spec.shards < 2 {
+        return vec![first];
+    }
+    let s0 = n.server.shard_of(first.cid());
+    for _ in 0..64 {
+        let c = n.server.quiet();
+        if n.server.shard_of(c.cid()) != s0 {
+            return vec![first, c];
+        }
+    }
+    panic!("no connection landed on a second shard");
+}
+
+pub fn payload(m: &Msg) -> String {
+    String::from_utf8_lossy(&m.payload).into_owned()
+}
+
+pub fn assert_no_errors(nodes: &[&Node]) {
+    for n in nodes {
+        let errs = n.errors();
+        assert!(
+            errs.is_empty(),
+            "{} logged errors:\n{}",
+            n.spec.name,
+            errs.join("\n")
+        );
+    }
+}
+
+/// Every subscriber, on every node and shard, gets every message of every publisher once
+/// and in each publisher's order (DS-03 across routes).
+pub fn check_plain_traffic(nodes: &[&Node], tag: &str) {
+    const M: usize = 40;
+    let subject = format!("plain.{tag}");
+    let mut subs: Vec<Raw> = nodes.iter().flat_map(|n| clients(n)).collect();
+    let mut pubs: Vec<Raw> = nodes.iter().map(|n| n.server.quiet()).collect();
+    for (i, s) in subs.iter_mut().enumerate() {
+        s.send(format!("SUB {subject} {i}\r\n").as_bytes());
+        s.ping_pong();
+    }
+    for (j, p) in pubs.iter_mut().enumerate() {
+        for (i, s) in subs.iter_mut().enumerate() {
+            sync_interest(p, s, &format!("{tag}.{j}.{i}"));
+        }
+    }
+    for (j, p) in pubs.iter_mut().enumerate() {
+        let mut batch = Vec::new();
+        for k in 0..M {
+            let body = format!("{j}-{k}");
+            batch.extend_from_slice(
+                format!("PUB {subject} {}\r\n{body}\r\n", body.len()).as_bytes(),
+            );
+        }
+        p.send(&batch);
+        p.ping_pong();
+    }
+    for (i, s) in subs.iter_mut().enumerate() {
+        let msgs = s.read_msgs(M * pubs.len());
+        let mut next: BTreeMap<usize, usize> = BTreeMap::new();
+        for m in &msgs {
+            assert_eq!(m.subject, subject);
+            let text = payload(m);
+            let (j, k) = text.split_once('-').expect("j-k payload");
+            let (j, k): (usize, usize) = (j.parse().unwrap(), k.parse().unwrap());
+            let want = next.entry(j).or_insert(0);
+            assert_eq!(
+                k, *want,
+                "subscriber {i}: publisher {j} out of order or duplicated"
+            );
+            *want += 1;
+        }
+        assert!(
+            next.values().all(|&n| n == M),
+            "subscriber {i} got {next:?}"
+        );
+    }
+}
+
+/// A queue group with members on every node (two shards on ours) gets each message exactly
+/// once, whichever server published it (RF-04, TC-03).
+pub fn check_queue_exactly_once(nodes: &[&Node], tag: &str) {
+    const N: usize = 150;
+    let subject = format!("queue.{tag}");
+    let mut members: Vec<Raw> = nodes.iter().flat_map(|n| clients(n)).collect();
+    let mut pubs: Vec<Raw> = nodes.iter().map(|n| n.server.quiet()).collect();
+    for (i, m) in members.iter_mut().enumerate() {
+        m.send(format!("SUB {subject} workers {i}\r\n").as_bytes());
+        m.ping_pong();
+    }
+    for (j, p) in pubs.iter_mut().enumerate() {
+        for (i, m) in members.iter_mut().enumerate() {
+            sync_interest(p, m, &format!("{tag}.{j}.{i}"));
+        }
+    }
+    for (j, p) in pubs.iter_mut().enumerate() {
+        let mut batch = Vec::new();
+        for k in 0..N {
+            let body = format!("{j}-{k}");
+            batch.extend_from_slice(
+                format!("PUB {subject} {}\r\n{body}\r\n", body.len()).as_bytes(),
+            );
+        }
+        p.send(&batch);
+        p.ping_pong();
+    }
+    let want = N * pubs.len();
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    let mut per_member = vec![0usize; members.len()];
+    let deadline = Instant::now() + MESH_TIMEOUT;
+    while seen.len() < want {
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {want} queue messages arrived",
+            seen.len()
+        );
+        for (i, m) in members.iter_mut().enumerate() {
+            while let Some(msg) = m.try_next_msg(Duration::from_millis(20)) {
+                assert!(
+                    seen.insert(payload(&msg)),
+                    "{} delivered twice",
+                    payload(&msg)
+                );
+                per_member[i] += 1;
+            }
+        }
+    }
+    // Nothing more may come: a duplicate would show up here.
+    for m in members.iter_mut() {
+        if let Some(msg) = m.try_next_msg(Duration::from_millis(300)) {
+            panic!("extra delivery {}", payload(&msg));
+        }
+    }
+    assert_eq!(seen.len(), want, "members got {per_member:?}");
 }
 
 /// A plain HTTP/1.1 GET, parsed as JSON.

@@ -41,6 +41,11 @@ pub struct Pki {
     pub bob: Pair,
     /// CN=mallory: signed by another CA.
     pub rogue: Pair,
+    /// A route certificate (CN=route, SANs localhost and 127.0.0.1, server and client
+    /// authentication): routes present one certificate both ways.
+    pub route: Pair,
+    /// The same as `route`, signed by another CA.
+    pub rogue_route: Pair,
 }
 
 fn ca(name: &str) -> (Certificate, KeyPair) {
@@ -89,6 +94,24 @@ fn client(
     let cert = p
         .signed_by(&key, &issuer.0, &issuer.1)
         .expect("sign client cert");
+    write_pair(dir, name, &cert, &key)
+}
+
+/// A certificate for both ends of a route: the dialler checks its SANs, the acceptor its
+/// client-authentication usage.
+fn route_pair(dir: &Path, name: &str, issuer: &(Certificate, KeyPair)) -> Pair {
+    let mut p = CertificateParams::new(vec!["localhost".to_string()]).expect("route params");
+    p.subject_alt_names
+        .push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
+    p.distinguished_name.push(DnType::CommonName, "route");
+    p.extended_key_usages = vec![
+        ExtendedKeyUsagePurpose::ServerAuth,
+        ExtendedKeyUsagePurpose::ClientAuth,
+    ];
+    let key = KeyPair::generate().expect("route key");
+    let cert = p
+        .signed_by(&key, &issuer.0, &issuer.1)
+        .expect("sign route cert");
     write_pair(dir, name, &cert, &key)
 }
 
@@ -142,6 +165,8 @@ impl Pki {
             None,
             &other,
         );
+        let route = route_pair(&dir, "route", &authority);
+        let rogue_route = route_pair(&dir, "rogue-route", &other);
         Pki {
             dir,
             ca: ca_path,
@@ -149,6 +174,8 @@ impl Pki {
             alice,
             bob,
             rogue,
+            route,
+            rogue_route,
         }
     }
 
@@ -158,6 +185,17 @@ impl Pki {
             "tls {{\n  cert_file: \"{}\"\n  key_file: \"{}\"\n{extra}\n}}\n",
             self.server.cert.display(),
             self.server.key.display()
+        )
+    }
+
+    /// A `cluster { tls {} }` block with route certificate `pair`, the test CA, and
+    /// `extra` lines inside `tls {}`.
+    pub fn route_tls_block(&self, pair: &Pair, extra: &str) -> String {
+        format!(
+            "cluster {{\n  tls {{\n    cert_file: \"{}\"\n    key_file: \"{}\"\n    ca_file: \"{}\"\n    {extra}\n  }}\n}}\n",
+            pair.cert.display(),
+            pair.key.display(),
+            self.ca.display()
         )
     }
 

@@ -388,6 +388,11 @@ impl Monitor {
         let sh = &self.shared;
         let o = sh.opts();
         let t = crate::stats::totals(&sh.stats);
+        let rt = self
+            .router
+            .as_ref()
+            .map(|r| r.traffic())
+            .unwrap_or_default();
         let now = SystemTime::now();
         let up = now.duration_since(sh.start).unwrap_or_default();
         let cores = crate::server::usable_cpus().len().max(1);
@@ -453,12 +458,14 @@ impl Monitor {
             "routes": self.router.as_ref().map_or(0, |r| r.num_routes()),
             "remotes": self.router.as_ref().map_or(0, |r| r.num_routes()),
             "leafnodes": 0,
-            "in_msgs": t.in_msgs,
-            "in_bytes": t.in_bytes,
+            // As nats-server: in/out count clients and routes; in_client/out_client only
+            // clients.
+            "in_msgs": t.in_msgs + rt.in_msgs,
+            "in_bytes": t.in_bytes + rt.in_bytes,
             "in_client_msgs": t.in_msgs,
             "in_client_bytes": t.in_bytes,
-            "out_msgs": t.out_msgs,
-            "out_bytes": t.out_bytes,
+            "out_msgs": t.out_msgs + rt.out_msgs,
+            "out_bytes": t.out_bytes + rt.out_bytes,
             "out_client_msgs": t.out_msgs,
             "out_client_bytes": t.out_bytes,
             "slow_consumers": t.slow_consumers,
@@ -514,10 +521,22 @@ impl Monitor {
                 "counter",
                 "Slow consumers disconnected since start",
             ),
-            ("in_msgs", "counter", "Messages received from clients"),
-            ("out_msgs", "counter", "Messages sent to clients"),
-            ("in_bytes", "counter", "Payload bytes received from clients"),
-            ("out_bytes", "counter", "Payload bytes sent to clients"),
+            (
+                "in_msgs",
+                "counter",
+                "Messages received from clients and routes",
+            ),
+            ("out_msgs", "counter", "Messages sent to clients and routes"),
+            (
+                "in_bytes",
+                "counter",
+                "Payload bytes received from clients and routes",
+            ),
+            (
+                "out_bytes",
+                "counter",
+                "Payload bytes sent to clients and routes",
+            ),
             ("mem", "gauge", "Resident memory in bytes"),
             // Like /varz, a scrape measures CPU use since the previous /varz or /metrics.
             (

@@ -68,7 +68,8 @@ pub fn routez(
     }))
 }
 
-/// `/varz` `cluster`: name, listen address, port, auth timeout and the configured routes.
+/// `/varz` `cluster`: name, listen address, port, auth timeout, the configured routes and
+/// route TLS.
 pub fn varz_cluster(r: &Router) -> Value {
     let c = &r.copts;
     let mut v = json!({
@@ -80,6 +81,15 @@ pub fn varz_cluster(r: &Router) -> Value {
     if !c.routes.is_empty() {
         v["urls"] = json!(c.routes.iter().map(|u| u.host_port()).collect::<Vec<_>>());
     }
-    v["tls_timeout"] = json!(2.0);
+    let timeout = c
+        .tls
+        .as_ref()
+        .map_or(crate::defaults::TLS_TIMEOUT, |t| t.timeout);
+    v["tls_timeout"] = json!(timeout.as_secs_f64());
+    if c.tls.is_some() {
+        // Route TLS always verifies the peer, so nats-server reports both.
+        v["tls_required"] = json!(true);
+        v["tls_verify"] = json!(true);
+    }
     v
 }

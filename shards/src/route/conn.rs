@@ -8,10 +8,8 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
-use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
-use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::task::{Poll, Waker};
@@ -19,14 +17,13 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use futures_lite::future::{or, poll_fn};
-use futures_lite::{AsyncRead, AsyncWrite};
 use glommio::net::TcpStream;
 use glommio::timer::Timer;
 use log::{debug, error, info, trace};
 use rustc_hash::FxHasher;
 
 use super::info::{RouteConnect, RouteInfo};
-use super::proto::{self, Parsed};
+use super::proto::{self, Parsed, RouteOp};
 use super::solicit::{self, Solicit};
 use super::Router;
 use crate::defaults::{
@@ -34,6 +31,7 @@ use crate::defaults::{
     ROUTE_MAX_PING_INTERVAL,
 };
 use crate::options::{Options, RouteUrl};
+use crate::shard::stream::{read_some, write_all, Shared as Stream, Stream as Transport};
 
 type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
@@ -62,6 +60,7 @@ pub enum RouteClose {
     WriteError,
     SlowConsumerPendingBytes,
     SlowConsumerWriteDeadline,
+    TlsHandshakeError,
 }
 
 impl RouteClose {
@@ -82,6 +81,7 @@ impl RouteClose {
             RouteClose::WriteError => "Write Error",
             RouteClose::SlowConsumerPendingBytes => "Slow Consumer (Pending Bytes)",
             RouteClose::SlowConsumerWriteDeadline => "Slow Consumer (Write Deadline)",
+            RouteClose::TlsHandshakeError => "TLS Handshake Failure",
         }
     }
 }
@@ -284,6 +284,17 @@ impl Route {
         )
     }
 
+    /// This route's message counters.
+    pub fn traffic(&self) -> super::Traffic {
+        let st = self.st.borrow();
+        super::Traffic {
+            in_msgs: st.in_msgs,
+            in_bytes: st.in_bytes,
+            out_msgs: st.out_msgs,
+            out_bytes: st.out_bytes,
+        }
+    }
+
     /// Number of the peer's subscriptions (for `/routez`).
     pub fn num_subs(&self) -> usize {
         self.st.borrow().subs.len()
@@ -307,32 +318,41 @@ impl Route {
     }
 }
 
-type Stream = Rc<RefCell<TcpStream>>;
-
-async fn read_some(stream: &Stream, buf: &mut [u8]) -> io::Result<usize> {
-    poll_fn(|cx| Pin::new(&mut *stream.borrow_mut()).poll_read(cx, buf)).await
-}
-
-async fn write_all(stream: &Stream, mut buf: &[u8]) -> io::Result<()> {
-    while !buf.is_empty() {
-        let n = poll_fn(|cx| Pin::new(&mut *stream.borrow_mut()).poll_write(cx, buf)).await?;
-        if n == 0 {
-            return Err(io::ErrorKind::WriteZero.into());
-        }
-        buf = &buf[n..];
-    }
-    Ok(())
-}
-
 /// Serves one route connection, accepted (`solicit` None) or dialled, until it closes; then
-/// dials again if it should (GS-04).
-pub async fn serve(router: Rc<Router>, stream: TcpStream, solicit: Option<Solicit>) {
+/// dials again if it should (GS-04). With route TLS the handshake comes first.
+pub async fn serve(router: Rc<Router>, tcp: TcpStream, solicit: Option<Solicit>) {
     let shared = router.shared.clone();
     let rid = shared.next_cid.fetch_add(1, Ordering::Relaxed);
-    let _ = stream.set_nodelay(true);
-    let peer = stream
+    let _ = tcp.set_nodelay(true);
+    let peer = tcp
         .peer_addr()
         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let fd = tcp.as_raw_fd();
+    let stream = match router.tls.clone() {
+        None => Transport::Plain(tcp),
+        Some(cfg) => {
+            let prefix = format!("{peer} - rid:{rid}");
+            let host = solicit.as_ref().map(|s| s.url.host.clone());
+            match super::tls::handshake(&router, &cfg, tcp, host.as_deref(), &prefix).await {
+                Ok(s) => s,
+                Err(e) => {
+                    super::tls::log_failure(&prefix, &e);
+                    info!(
+                        "{prefix} - Router connection closed: {}",
+                        RouteClose::TlsHandshakeError.as_str()
+                    );
+                    if let Some(s) = solicit {
+                        debug!(
+                            "Attempting reconnect for solicited route \"nats-route://{}\"",
+                            s.url.host_port()
+                        );
+                        glommio::spawn_local(solicit::reconnect(router.clone(), s)).detach();
+                    }
+                    return;
+                }
+            }
+        }
+    };
     let now = SystemTime::now();
     let dialled = solicit.is_some();
     let route = Rc::new(Route {
@@ -340,7 +360,7 @@ pub async fn serve(router: Rc<Router>, stream: TcpStream, solicit: Option<Solici
         key: Cell::new(0),
         peer,
         dialled,
-        fd: stream.as_raw_fd(),
+        fd,
         trace: shared.opts().trace,
         st: RefCell::new(RouteState {
             out: Vec::new(),
@@ -386,6 +406,7 @@ pub async fn serve(router: Rc<Router>, stream: TcpStream, solicit: Option<Solici
                 echo: true,
                 user: url.user.clone().unwrap_or_default(),
                 pass: url.password.clone().unwrap_or_default(),
+                tls_required: router.tls.is_some(),
                 headers: !shared.opts().no_header_support,
                 name: shared.server_id.clone(),
                 cluster: st.cluster_name.clone(),
@@ -513,7 +534,12 @@ async fn reader(router: &Rc<Router>, route: &Rc<Route>, stream: &Stream) {
         loop {
             match proto::parse(&buf[start..end], max_line, max_payload) {
                 Ok(Parsed::Op { op, consumed }) => {
-                    let res = super::ops::handle_op(router, route, op);
+                    let res = match op {
+                        RouteOp::Connect(json) => {
+                            super::ops::handle_connect(router, route, json).await
+                        }
+                        op => super::ops::handle_op(router, route, op),
+                    };
                     start += consumed;
                     if let Err(reason) = res {
                         route.close(reason);

@@ -24,18 +24,21 @@
 //! - [`conn`]: one route connection (reader, writer, pinger).
 //! - `ops`: what a route says: the handshake, gossip, interest and messages.
 //! - [`solicit`]: dialling explicit and gossiped routes, and reconnecting them.
+//! - [`tls`]: the TLS handshake that starts every route when `cluster { tls {} }` is set.
 
 pub mod conn;
 pub mod info;
 mod ops;
 pub mod proto;
 pub mod solicit;
+pub mod tls;
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -85,6 +88,27 @@ pub struct RouterState {
     ever_routed: bool,
     /// Servers (by id) we are dialling because a peer told us about them.
     pub dialling: Vec<String>,
+    /// The traffic of routes that closed (live routes keep their own counters).
+    closed_traffic: Traffic,
+}
+
+/// Messages and payload bytes (headers included) received from and sent to routes, as
+/// nats-server counts them into `/varz` `in_msgs`/`out_msgs` (one per RMSG/HMSG).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Traffic {
+    pub in_msgs: u64,
+    pub in_bytes: u64,
+    pub out_msgs: u64,
+    pub out_bytes: u64,
+}
+
+impl Traffic {
+    fn add(&mut self, o: Traffic) {
+        self.in_msgs += o.in_msgs;
+        self.in_bytes += o.in_bytes;
+        self.out_msgs += o.out_msgs;
+        self.out_bytes += o.out_bytes;
+    }
 }
 
 /// The routes of this server.
@@ -101,11 +125,22 @@ pub struct Router {
     pub self_addrs: Vec<SocketAddr>,
     pub st: RefCell<RouterState>,
     rng: Cell<u64>,
+    /// Route TLS (`cluster { tls {} }`): every route starts with a TLS handshake.
+    pub tls: Option<Arc<crate::tls::RouteTlsConfigs>>,
+    /// The name a dialled route's certificate is checked against when we dial an IP
+    /// address (see [`tls`]); forgotten after a certificate that lacks it.
+    pub tls_name: RefCell<Option<String>>,
 }
 
 impl Router {
     /// A router with no routes yet.
-    pub fn new(shared: Arc<Shared>, listen: SocketAddr, name: String, dynamic: bool) -> Rc<Router> {
+    pub fn new(
+        shared: Arc<Shared>,
+        listen: SocketAddr,
+        name: String,
+        dynamic: bool,
+        tls: Option<Arc<crate::tls::RouteTlsConfigs>>,
+    ) -> Rc<Router> {
         let copts = shared
             .opts()
             .cluster
@@ -138,8 +173,11 @@ impl Router {
                 dynamic,
                 ever_routed: false,
                 dialling: Vec::new(),
+                closed_traffic: Traffic::default(),
             }),
             rng: Cell::new(solicit::seed()),
+            tls_name: RefCell::new(tls::first_route_name(&copts.routes)),
+            tls,
             copts,
             shared,
         })
@@ -178,6 +216,8 @@ impl Router {
             port,
             headers: !sh.opts().no_header_support,
             auth_required: self.copts.user.is_some(),
+            tls_required: self.tls.is_some(),
+            tls_verify: self.tls.is_some(),
             max_payload: sh.opts().max_payload as i64,
             ip,
             cluster: st.cluster_name.clone(),
@@ -495,8 +535,10 @@ impl Router {
         let mut st = self.st.borrow_mut();
         let st = &mut *st;
         let mut urls: Vec<String> = Vec::new();
+        let mut own_urls = 0;
         if st.ever_routed && !self.copts.no_advertise {
             urls.extend(self.client_urls.iter().cloned());
+            own_urls = urls.len();
             for (_, r) in st.routes.iter() {
                 for u in r.advertised_urls() {
                     if !urls.contains(&u) {
@@ -508,6 +550,7 @@ impl Router {
         let view = Arc::new(ClusterView {
             name: st.cluster_name.clone(),
             connect_urls: urls,
+            own_urls,
         });
         for to in 0..self.me {
             self.push_out(st, to, ShardMsg::Cluster(view.clone()));
@@ -588,7 +631,11 @@ impl Router {
         for (k, w) in route.take_subs() {
             self.apply_remote(key, &k, w, 0);
         }
-        self.st.borrow_mut().routes.try_remove(key);
+        let mut st = self.st.borrow_mut();
+        st.routes.try_remove(key);
+        let t = route.traffic();
+        st.closed_traffic.add(t);
+        drop(st);
         if was {
             self.publish_view();
         }
@@ -612,6 +659,47 @@ impl Router {
             r.close(conn::RouteClose::ClusterNameConflict);
         }
         self.publish_view();
+    }
+
+    /// Lame duck mode (spec AI-02, GS-03): once the binary enters it, every route gets our
+    /// INFO with `"ldm":true` (once, as nats-server's `sendLDMToRoutes`), and peers stop
+    /// giving their clients our URLs. Polled like the shards' housekeeping: the binary's
+    /// signal handling is not on an executor.
+    pub async fn watch_lame_duck(self: Rc<Self>) {
+        while !self.shared.ldm.entered.load(Ordering::Acquire) {
+            glommio::timer::sleep(crate::shard::OPTS_POLL).await;
+        }
+        let mut info = self.info();
+        info.ldm = true;
+        let line = info.to_line();
+        let routes: Vec<Rc<Route>> = self
+            .st
+            .borrow()
+            .routes
+            .iter()
+            .filter(|(_, r)| r.is_registered())
+            .map(|(_, r)| r.clone())
+            .collect();
+        for r in routes {
+            if r.trace {
+                log::trace!(
+                    "{} - \"->> [INFO {}]\"",
+                    r.prefix(),
+                    String::from_utf8_lossy(&line[5..line.len() - 2])
+                );
+            }
+            r.queue_proto(&line);
+        }
+    }
+
+    /// All route traffic since start, closed routes included (for `/varz`).
+    pub fn traffic(&self) -> Traffic {
+        let st = self.st.borrow();
+        let mut t = st.closed_traffic;
+        for (_, r) in st.routes.iter() {
+            t.add(r.traffic());
+        }
+        t
     }
 
     /// Number of registered routes (for `/varz`).

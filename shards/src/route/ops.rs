@@ -10,6 +10,7 @@ use super::conn::{Route, RouteClose};
 use super::info::{RouteConnect, RouteInfo};
 use super::proto::{self, RouteOp};
 use super::{solicit, Router};
+use crate::auth;
 use crate::options::RouteUrl;
 
 fn trace_in(route: &Route, op: &RouteOp) {
@@ -75,7 +76,8 @@ pub(super) fn handle_op(
         return Err(RouteClose::AuthenticationViolation);
     }
     match op {
-        RouteOp::Connect(json) => handle_connect(router, route, json),
+        // The reader hands CONNECT to `handle_connect` (it may wait for bcrypt).
+        RouteOp::Connect(_) => Ok(()),
         RouteOp::Info(json) => handle_info(router, route, json),
         RouteOp::Ping => {
             route.queue_proto(b"PONG\r\n");
@@ -154,7 +156,17 @@ pub(super) fn handle_op(
     }
 }
 
-fn handle_connect(router: &Rc<Router>, route: &Rc<Route>, json: &[u8]) -> Result<(), RouteClose> {
+/// CONNECT from the dialling side (RT-03). Async: a bcrypt cluster password is compared on
+/// the control shard's blocking thread, so the other routes and the monitor keep being
+/// served meanwhile; the reader waits, so nothing after the CONNECT is handled before it.
+pub(super) async fn handle_connect(
+    router: &Rc<Router>,
+    route: &Rc<Route>,
+    json: &[u8],
+) -> Result<(), RouteClose> {
+    if route.trace {
+        trace_in(route, &RouteOp::Connect(json));
+    }
     if route.st.borrow().connect_received {
         return Ok(());
     }
@@ -175,10 +187,24 @@ fn handle_connect(router: &Rc<Router>, route: &Rc<Route>, json: &[u8]) -> Result
         route.queue_err(&t);
         return Err(RouteClose::WrongGateway);
     }
-    // RT-03: the single cluster user.
+    // RT-03: the single cluster user; its password may be a bcrypt hash (AU-02).
     if let Some(user) = &router.copts.user {
-        let pass = router.copts.password.as_deref().unwrap_or("");
-        if c.user != *user || !constant_time_eq(c.pass.as_bytes(), pass.as_bytes()) {
+        let pass = router.copts.password.clone().unwrap_or_default();
+        let ok = if c.user != *user {
+            false
+        } else if auth::is_bcrypt(&pass) {
+            let given = c.pass.clone();
+            glommio::executor()
+                .spawn_blocking(move || auth::compare(&pass, &given))
+                .await
+        } else {
+            auth::plain_equal(&pass, &c.pass)
+        };
+        if route.is_closing() {
+            // The auth timer fired while bcrypt ran.
+            return Ok(());
+        }
+        if !ok {
             error!("{} - authentication error", route.prefix());
             route.queue_err("Authorization Violation");
             return Err(RouteClose::AuthenticationViolation);
@@ -305,11 +331,4 @@ fn async_info(router: &Rc<Router>, route: &Rc<Route>, info: &RouteInfo) -> Resul
         router.publish_view();
     }
     Ok(())
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -487,6 +487,11 @@ fn client_info(shard: &Shard, cid: u64, peer: &SocketAddr) -> ServerInfo {
     let sh = &shard.shared;
     let opts = shard.opts();
     let (cluster, connect_urls) = match &shard.st.borrow().cluster {
+        // In lame duck mode clients are pointed at the other servers only (AI-02).
+        Some(v) if sh.ldm.entered.load(Ordering::Acquire) => (
+            v.name.clone(),
+            v.connect_urls[v.own_urls.min(v.connect_urls.len())..].to_vec(),
+        ),
         Some(v) => (v.name.clone(), v.connect_urls.clone()),
         None => (opts.cluster_name.clone().unwrap_or_default(), Vec::new()),
     };

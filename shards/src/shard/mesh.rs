@@ -90,6 +90,9 @@ pub struct ClusterView {
     pub name: String,
     /// This server's client URLs, then every peer's (empty until the first route).
     pub connect_urls: Vec<String>,
+    /// How many of `connect_urls` are this server's: in lame duck mode clients are given
+    /// only the others (spec AI-02).
+    pub own_urls: usize,
 }
 
 /// A batch: one channel item.

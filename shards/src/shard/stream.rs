@@ -1,5 +1,6 @@
-//! A client connection's byte stream: plain TCP, or TLS over it. The reader and the writer
-//! task share it; each borrows it only inside one `poll_*` call, never across an await.
+//! A connection's byte stream: plain TCP, or TLS over it (as the server side for clients and
+//! accepted routes, as the client side for routes we dial). The reader and the writer task
+//! share it; each borrows it only inside one `poll_*` call, never across an await.
 
 use std::cell::RefCell;
 use std::io;
@@ -11,14 +12,18 @@ use futures_lite::future::poll_fn;
 use futures_lite::{AsyncRead, AsyncWrite};
 use glommio::net::TcpStream;
 
-/// TLS over a glommio stream.
+/// TLS over a glommio stream, server side.
 pub type TlsStream = futures_rustls::server::TlsStream<TcpStream>;
+
+/// TLS over a glommio stream, client side (routes we dial).
+pub type TlsClientStream = futures_rustls::client::TlsStream<TcpStream>;
 
 /// The connection's transport.
 pub enum Stream {
     Plain(TcpStream),
     /// Boxed: rustls' connection state is large, and most connections are plain.
     Tls(Box<TlsStream>),
+    TlsClient(Box<TlsClientStream>),
 }
 
 /// A stream both connection tasks use.
@@ -29,6 +34,7 @@ impl Stream {
         match self {
             Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Stream::Tls(s) => Pin::new(&mut **s).poll_read(cx, buf),
+            Stream::TlsClient(s) => Pin::new(&mut **s).poll_read(cx, buf),
         }
     }
 
@@ -36,6 +42,7 @@ impl Stream {
         match self {
             Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Stream::Tls(s) => Pin::new(&mut **s).poll_write(cx, buf),
+            Stream::TlsClient(s) => Pin::new(&mut **s).poll_write(cx, buf),
         }
     }
 
@@ -44,18 +51,21 @@ impl Stream {
         match self {
             Stream::Plain(_) => Poll::Ready(Ok(())),
             Stream::Tls(s) => Pin::new(&mut **s).poll_flush(cx),
+            Stream::TlsClient(s) => Pin::new(&mut **s).poll_flush(cx),
         }
     }
 
     /// Whether this is a TLS connection.
     pub fn is_tls(&self) -> bool {
-        matches!(self, Stream::Tls(_))
+        !matches!(self, Stream::Plain(_))
     }
 
     /// Queues a TLS close_notify alert (sent by the next flush).
     pub fn send_close_notify(&mut self) {
-        if let Stream::Tls(s) = self {
-            s.get_mut().1.send_close_notify();
+        match self {
+            Stream::Plain(_) => {}
+            Stream::Tls(s) => s.get_mut().1.send_close_notify(),
+            Stream::TlsClient(s) => s.get_mut().1.send_close_notify(),
         }
     }
 }

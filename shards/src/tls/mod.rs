@@ -1,5 +1,5 @@
-//! TLS for client connections and the HTTPS monitor: the rustls configurations built from
-//! [`TlsOpts`], and what nats-server reads from a client certificate.
+//! TLS for client connections, routes and the HTTPS monitor: the rustls configurations
+//! built from [`TlsOpts`], and what nats-server reads from a client certificate.
 //!
 //! Built once at start-up and kept in a [`TlsSwap`] that every accept reads, so a reload can
 //! replace the certificates without touching connections already established.
@@ -18,7 +18,7 @@ use rustls::crypto::{ring as provider, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
-use rustls::{CipherSuite, NamedGroup, ProtocolVersion, RootCertStore, ServerConfig};
+use rustls::{CipherSuite, ClientConfig, NamedGroup, ProtocolVersion, RootCertStore, ServerConfig};
 
 use crate::options::TlsOpts;
 
@@ -220,16 +220,49 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
     out
 }
 
+static TLS13_ONLY: [&rustls::SupportedProtocolVersion; 1] = [&rustls::version::TLS13];
+static TLS13_AND_12: [&rustls::SupportedProtocolVersion; 2] =
+    [&rustls::version::TLS13, &rustls::version::TLS12];
+
+fn protocol_versions(o: &TlsOpts) -> &'static [&'static rustls::SupportedProtocolVersion] {
+    if o.min_tls13 {
+        &TLS13_ONLY
+    } else {
+        &TLS13_AND_12
+    }
+}
+
+fn key_error(e: rustls::Error) -> TlsError {
+    match e {
+        rustls::Error::InconsistentKeys(_) => {
+            pair_error("tls: private key does not match public key")
+        }
+        other => pair_error(format!("tls: {other}")),
+    }
+}
+
+fn parse_pins(o: &TlsOpts) -> Result<Option<Vec<[u8; 32]>>, TlsError> {
+    let Some(list) = &o.pinned_certs else {
+        return Ok(None);
+    };
+    list.iter()
+        .map(|s| {
+            parse_pin(&s.to_ascii_lowercase()).ok_or_else(|| {
+                TlsError(format!(
+                    "error parsing tls config, 'pinned_certs' key {s} does not look like hex-encoded sha256 of DER encoded SubjectPublicKeyInfo"
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
 /// Builds the rustls configurations from the options, loading the files.
 pub fn build(o: &TlsOpts) -> Result<TlsConfigs, TlsError> {
     let certs = load_certs(&o.cert_file)?;
     let key = load_key(&o.key_file)?;
     let provider = Arc::new(crypto_provider(o)?);
-    let versions: &[&rustls::SupportedProtocolVersion] = if o.min_tls13 {
-        &[&rustls::version::TLS13]
-    } else {
-        &[&rustls::version::TLS13, &rustls::version::TLS12]
-    };
+    let versions = protocol_versions(o);
     let builder = || {
         ServerConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(versions)
@@ -244,39 +277,132 @@ pub fn build(o: &TlsOpts) -> Result<TlsConfigs, TlsError> {
     } else {
         builder()?.with_no_client_auth()
     };
-    let key_err = |e: rustls::Error| match e {
-        rustls::Error::InconsistentKeys(_) => {
-            pair_error("tls: private key does not match public key")
-        }
-        other => pair_error(format!("tls: {other}")),
-    };
     let client = client_builder
         .with_single_cert(certs.clone(), key.clone_key())
-        .map_err(key_err)?;
+        .map_err(key_error)?;
     let mut monitor = builder()?
         .with_no_client_auth()
         .with_single_cert(certs, key)
-        .map_err(key_err)?;
+        .map_err(key_error)?;
     monitor.alpn_protocols = vec![b"http/1.1".to_vec()];
-    let pinned = match &o.pinned_certs {
-        Some(list) => Some(
-            list.iter()
-                .map(|s| {
-                    parse_pin(&s.to_ascii_lowercase()).ok_or_else(|| {
-                        TlsError(format!(
-                            "error parsing tls config, 'pinned_certs' key {s} does not look like hex-encoded sha256 of DER encoded SubjectPublicKeyInfo"
-                        ))
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?,
-        ),
-        None => None,
-    };
     Ok(TlsConfigs {
         client: Arc::new(client),
         monitor: Arc::new(monitor),
-        pinned,
+        pinned: parse_pins(o)?,
     })
+}
+
+/// The rustls configurations of route TLS (`cluster { tls {} }`), both ends of a route.
+#[derive(Debug)]
+pub struct RouteTlsConfigs {
+    /// Routes we accept: the peer must present a certificate that `ca_file` (else the
+    /// system roots) verifies, whatever `verify` says.
+    pub accept: Arc<ServerConfig>,
+    /// Routes we dial: we present our certificate and verify the peer's against the same
+    /// roots, unless `insecure`.
+    pub dial: Arc<ClientConfig>,
+    /// SHA-256 of the SubjectPublicKeyInfo of every peer allowed (`pinned_certs`).
+    pub pinned: Option<Vec<[u8; 32]>>,
+    /// The handshake timeout (`timeout`).
+    pub timeout: std::time::Duration,
+}
+
+/// Builds route TLS as nats-server's `getTLSConfig` does for clusters: one certificate
+/// for both directions, client certificates always required and verified, and the CA pool
+/// used for both the peers we accept and the peers we dial.
+pub fn build_route(o: &TlsOpts) -> Result<RouteTlsConfigs, TlsError> {
+    let certs = load_certs(&o.cert_file)?;
+    let key = load_key(&o.key_file)?;
+    let provider = Arc::new(crypto_provider(o)?);
+    let versions = protocol_versions(o);
+    let roots = Arc::new(load_roots(o)?);
+    let verifier = WebPkiClientVerifier::builder_with_provider(roots.clone(), provider.clone())
+        .build()
+        .map_err(|e| TlsError(format!("TLS route verification: {e}")))?;
+    let accept = ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(versions)
+        .map_err(|e| TlsError(format!("TLS configuration: {e}")))?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(certs.clone(), key.clone_key())
+        .map_err(key_error)?;
+    let dial_builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(versions)
+        .map_err(|e| TlsError(format!("TLS configuration: {e}")))?;
+    let dial_builder = if o.insecure {
+        dial_builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(insecure::AnyServerCert(provider)))
+    } else {
+        dial_builder.with_root_certificates(roots)
+    };
+    let dial = dial_builder
+        .with_client_auth_cert(certs, key)
+        .map_err(key_error)?;
+    Ok(RouteTlsConfigs {
+        accept: Arc::new(accept),
+        dial: Arc::new(dial),
+        pinned: parse_pins(o)?,
+        timeout: o.timeout,
+    })
+}
+
+/// `insecure`: Go's `InsecureSkipVerify` for routes we dial.
+mod insecure {
+    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+    use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+    use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+    use rustls::{DigitallySignedStruct, Error, SignatureScheme};
+    use std::sync::Arc;
+
+    /// Accepts any certificate chain and name; the handshake signatures are still checked
+    /// (the peer must hold the key of the certificate it sent).
+    #[derive(Debug)]
+    pub struct AnyServerCert(pub Arc<CryptoProvider>);
+
+    impl ServerCertVerifier for AnyServerCert {
+        fn verify_server_cert(
+            &self,
+            _end_entity: &CertificateDer<'_>,
+            _intermediates: &[CertificateDer<'_>],
+            _server_name: &ServerName<'_>,
+            _ocsp_response: &[u8],
+            _now: UnixTime,
+        ) -> Result<ServerCertVerified, Error> {
+            Ok(ServerCertVerified::assertion())
+        }
+
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, Error> {
+            verify_tls12_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, Error> {
+            verify_tls13_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            self.0.signature_verification_algorithms.supported_schemes()
+        }
+    }
 }
 
 #[cfg(test)]
