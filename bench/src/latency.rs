@@ -7,6 +7,10 @@
 //! replies do, and each latency is taken from the time the request *should* have left, so a
 //! stall in the server (or the generator) shows as the latency every delayed request
 //! suffered rather than as one slow sample (coordinated-omission correction).
+//!
+//! Routed (`routed-req`): the requester on node A, the responder on node B, closed loop;
+//! each side first waits until probes from the other node reach its subscription, since
+//! a request or reply sent before the route carries the interest would be dropped.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -18,6 +22,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 
 use crate::check::SeqChecker;
+use crate::cluster::{self, Nodes};
 use crate::conn::{Conn, WRITE_BATCH};
 use crate::proto::{self, Frame, STAMP_LEN};
 use crate::scenario::{Latency, Measurement, Params, Scenario};
@@ -33,17 +38,19 @@ fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("static histogram bounds")
 }
 
-/// Starts the responder: it echoes every request to its reply subject, one write per read.
+/// Starts the responder on `addr`: it echoes every request to its reply subject, one write
+/// per read. With `probe_from`, it first waits until requests published there reach it.
 fn responder(
     addr: SocketAddr,
+    probe_from: Option<SocketAddr>,
     stop: Arc<AtomicBool>,
-) -> std::io::Result<thread::JoinHandle<Vec<String>>> {
-    let mut c = Conn::connect(addr)?;
-    let mut sub = Vec::new();
-    proto::encode_sub(&mut sub, REQ_SUBJECT.as_bytes(), None, 1);
-    c.write_all(&sub)?;
-    c.flush(|_| {})?;
-    c.set_read_timeout(Some(Duration::from_millis(20)))?;
+) -> Result<thread::JoinHandle<Vec<String>>, String> {
+    let mut c = cluster::subscribe(addr, &[REQ_SUBJECT]).map_err(|e| e.to_string())?;
+    if let Some(from) = probe_from {
+        cluster::await_interest(from, &mut c, &[REQ_SUBJECT], cluster::INTEREST_TIMEOUT)?;
+    }
+    c.set_read_timeout(Some(Duration::from_millis(20)))
+        .map_err(|e| e.to_string())?;
     Ok(thread::spawn(move || {
         let mut out = Vec::with_capacity(WRITE_BATCH);
         let mut errors = Vec::new();
@@ -69,12 +76,13 @@ fn responder(
     }))
 }
 
-fn requester_conn(addr: SocketAddr) -> std::io::Result<Conn> {
-    let mut c = Conn::connect(addr)?;
-    let mut sub = Vec::new();
-    proto::encode_sub(&mut sub, INBOX.as_bytes(), None, 1);
-    c.write_all(&sub)?;
-    c.flush(|_| {})?;
+/// The requester's connection on `addr`, subscribed to its inbox; with `probe_from`, once
+/// replies published there reach it.
+fn requester_conn(addr: SocketAddr, probe_from: Option<SocketAddr>) -> Result<Conn, String> {
+    let mut c = cluster::subscribe(addr, &[INBOX]).map_err(|e| e.to_string())?;
+    if let Some(from) = probe_from {
+        cluster::await_interest(from, &mut c, &[INBOX], cluster::INTEREST_TIMEOUT)?;
+    }
     Ok(c)
 }
 
@@ -84,8 +92,9 @@ fn request_frame(out: &mut Vec<u8>, payload: &mut [u8], seq: u64, sent_ns: u64) 
     proto::encode_pub(out, REQ_SUBJECT.as_bytes(), Some(INBOX.as_bytes()), payload);
 }
 
-/// Runs the closed-loop or fixed-rate request/reply scenario.
-pub fn run(addr: SocketAddr, scenario: Scenario, p: &Params) -> Measurement {
+/// Runs the closed-loop or fixed-rate request/reply scenario: the requester on `nodes.a`,
+/// the responder on `nodes.b`.
+pub fn run(nodes: Nodes, scenario: Scenario, p: &Params) -> Measurement {
     let size = p.latency_size.max(MIN_SIZE);
     let mut m = Measurement {
         scenario: scenario.name().to_string(),
@@ -95,14 +104,15 @@ pub fn run(addr: SocketAddr, scenario: Scenario, p: &Params) -> Measurement {
         ..Measurement::default()
     };
     let stop = Arc::new(AtomicBool::new(false));
-    let resp = match responder(addr, stop.clone()) {
+    let routed = nodes.is_cluster();
+    let resp = match responder(nodes.b, routed.then_some(nodes.a), stop.clone()) {
         Ok(r) => r,
         Err(e) => {
             m.errors.push(format!("responder: {e}"));
             return m;
         }
     };
-    let result = match requester_conn(addr) {
+    let result = match requester_conn(nodes.a, routed.then_some(nodes.b)) {
         Ok(c) if scenario == Scenario::ReqRate => fixed_rate(c, size, p, &mut m),
         Ok(c) => closed_loop(c, size, p, &mut m),
         Err(e) => Err(format!("requester: {e}")),
@@ -139,7 +149,9 @@ fn closed_loop(mut c: Conn, size: usize, p: &Params, m: &mut Measurement) -> Res
             let r = c
                 .read_some(|f| {
                     if let Frame::Msg { payload, .. } = f {
-                        checker.observe_payload(payload);
+                        if !proto::is_probe(payload) {
+                            checker.observe_payload(payload);
+                        }
                     }
                 })
                 .map_err(|e| format!("requester: {e}"))?;
@@ -217,6 +229,9 @@ fn fixed_rate(mut c: Conn, size: usize, p: &Params, m: &mut Measurement) -> Resu
     while checker.total() < total && Instant::now() < deadline {
         let r = c.read_some(|f| {
             if let Frame::Msg { payload, .. } = f {
+                if proto::is_probe(payload) {
+                    return;
+                }
                 let now_ns = t0.elapsed().as_nanos() as u64;
                 checker.observe_payload(payload);
                 if let Some((_, seq)) = proto::read_stamp(payload) {

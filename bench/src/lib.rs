@@ -20,6 +20,8 @@
 //! - [`extra`]: subscription churn and idle connections.
 //! - [`ceiling`]: the generator's own ceiling against a null sink and a blast source.
 //! - [`server`]: starting servers fresh on free ports, pinned to CPUs.
+//! - [`cluster`]: two-node clusters for the routed scenarios, and the probes that say when a
+//!   route carries a run's interest.
 //! - [`sys`]: CPU pinning, process CPU time and RSS, per-CPU busy time.
 //! - [`compare`]: the A/B orchestration (rounds, interference checks, shard sweep).
 //! - [`report`]: JSON lines records, statistics and the Markdown report.
@@ -27,6 +29,7 @@
 
 pub mod ceiling;
 pub mod check;
+pub mod cluster;
 pub mod compare;
 pub mod conn;
 pub mod extra;
@@ -39,28 +42,31 @@ pub mod svg;
 pub mod sys;
 pub mod traffic;
 
-use std::net::SocketAddr;
-
+use cluster::Nodes;
 use scenario::{Measurement, Params, Scenario};
 
-/// Runs one scenario once against the server at `addr`. `size` is ignored by scenarios
-/// that use a fixed size; `server_pid` is needed for memory figures (idle).
+/// Runs one scenario once against a server (a `SocketAddr`) or, for the routed scenarios, a
+/// two-node cluster ([`Nodes`]: publishers on `a`, subscribers on `b`). `size` is ignored by
+/// scenarios that use a fixed size; `server_pid` is needed for memory figures (idle).
 pub fn run_case(
-    addr: SocketAddr,
+    nodes: impl Into<Nodes>,
     scenario: Scenario,
     size: usize,
     params: &Params,
     server_pid: Option<u32>,
 ) -> Measurement {
+    let nodes = nodes.into();
     match scenario {
-        Scenario::ReqReply | Scenario::ReqRate => latency::run(addr, scenario, params),
-        Scenario::Idle => extra::idle(addr, server_pid, params),
+        Scenario::ReqReply | Scenario::ReqRate | Scenario::RoutedReq => {
+            latency::run(nodes, scenario, params)
+        }
+        Scenario::Idle => extra::idle(nodes.a, server_pid, params),
         _ => {
             let Some(topo) = traffic::Topology::for_scenario(scenario, params) else {
                 unreachable!("every other scenario has a topology")
             };
             let side = (scenario == Scenario::Churn).then(|| extra::churn(params.churn_rate));
-            traffic::run(addr, scenario, &topo, size, params, side)
+            traffic::run(nodes, scenario, &topo, size, params, side)
         }
     }
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::{Args, Parser, Subcommand};
 
+use nats_bench::cluster::Nodes;
 use nats_bench::compare::{self, CompareOpts, ServerSpec};
 use nats_bench::report::{self, Meta, Record};
 use nats_bench::scenario::{self, Params, Scenario};
@@ -163,6 +164,10 @@ struct RunArgs {
     /// Server address.
     #[arg(long, default_value = "127.0.0.1:4222")]
     url: String,
+    /// A second server, clustered with the first: the routed scenarios publish to --url and
+    /// subscribe here (without it they are left out).
+    #[arg(long)]
+    url_b: Option<String>,
     /// The server's pid, for its CPU time and RSS.
     #[arg(long)]
     server_pid: Option<u32>,
@@ -357,26 +362,44 @@ fn cmd_compare(a: CompareArgs) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn resolve(url: &str) -> Result<SocketAddr, String> {
+    url.trim_start_matches("nats://")
+        .to_socket_addrs()
+        .map_err(|e| format!("{url}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{url}: no address"))
+}
+
 fn cmd_run(a: RunArgs) -> Result<ExitCode, String> {
     let params = a.work.params();
-    let addr: SocketAddr = a
-        .url
-        .trim_start_matches("nats://")
-        .to_socket_addrs()
-        .map_err(|e| format!("{}: {e}", a.url))?
-        .next()
-        .ok_or_else(|| format!("{}: no address", a.url))?;
+    let addr = resolve(&a.url)?;
+    let addr_b = a.url_b.as_deref().map(resolve).transpose()?;
     let client_cpus = match &a.client_cpus {
         Some(c) => cpus(c)?,
         None => Vec::new(),
     };
     sys::pin_current_thread(&client_cpus).map_err(|e| e.to_string())?;
-    let scenarios = scenario::parse_scenarios(&a.work.scenarios)?;
+    let mut scenarios = scenario::parse_scenarios(&a.work.scenarios)?;
+    if addr_b.is_none() {
+        if a.work.scenarios != "all" && scenarios.iter().any(|s| s.is_routed()) {
+            return Err("the routed scenarios need a second, clustered server: --url-b".into());
+        }
+        scenarios.retain(|s| !s.is_routed());
+    }
+    let nodes = Nodes {
+        a: addr,
+        b: addr_b.unwrap_or(addr),
+    };
     let sizes = scenario::parse_sizes(&a.work.sizes)?;
     let mut recs = Vec::new();
     for (s, size) in nats_bench::cases(&scenarios, &sizes, &params) {
         let cpu0 = a.server_pid.and_then(|p| sys::process_cpu_seconds(Some(p)));
-        let m = nats_bench::run_case(addr, s, size, &params, a.server_pid);
+        let on = if s.is_routed() {
+            nodes
+        } else {
+            Nodes::single(addr)
+        };
+        let m = nats_bench::run_case(on, s, size, &params, a.server_pid);
         let cpu1 = a.server_pid.and_then(|p| sys::process_cpu_seconds(Some(p)));
         let server_cpu_s = cpu0.zip(cpu1).map(|(x, y)| y - x);
         let msgs = if m.delivered > 0 {

@@ -299,6 +299,24 @@ pub fn read_stamp(payload: &[u8]) -> Option<(u32, u64)> {
     Some((p, s))
 }
 
+/// The publisher id of probe messages, which check that a route carries a subscription's
+/// interest before a routed run starts; no real publisher has it.
+pub const PROBE_PUBLISHER: u32 = u32::MAX;
+
+/// A probe payload: a stamp from [`PROBE_PUBLISHER`] and nothing else.
+pub fn probe_payload() -> [u8; STAMP_LEN] {
+    let mut p = [0u8; STAMP_LEN];
+    stamp(&mut p, PROBE_PUBLISHER, 0);
+    p
+}
+
+/// Whether `payload` is a probe: probes still in flight when a routed run starts are
+/// skipped, not counted as foreign messages.
+#[inline]
+pub fn is_probe(payload: &[u8]) -> bool {
+    payload.len() == STAMP_LEN && payload[..4] == PROBE_PUBLISHER.to_le_bytes()
+}
+
 /// A payload of `size` bytes: room for the stamp, then filler.
 pub fn payload_template(size: usize) -> Vec<u8> {
     (0..size).map(|i| b'a' + (i % 26) as u8).collect()
@@ -436,5 +454,17 @@ mod tests {
         stamp(&mut p, 7, u64::MAX - 3);
         assert_eq!(read_stamp(&p), Some((7, u64::MAX - 3)));
         assert_eq!(read_stamp(&p[..11]), None);
+    }
+
+    #[test]
+    fn probes_are_told_apart_from_stamped_payloads() {
+        assert!(is_probe(&probe_payload()));
+        let mut p = payload_template(STAMP_LEN);
+        stamp(&mut p, 0, 0);
+        assert!(!is_probe(&p));
+        // Only the exact probe length: a real payload never carries the probe's id anyway.
+        let mut long = payload_template(16);
+        stamp(&mut long, PROBE_PUBLISHER, 0);
+        assert!(!is_probe(&long));
     }
 }

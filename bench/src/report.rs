@@ -398,6 +398,18 @@ pub fn markdown(meta: Option<&Meta>, recs: &[Record]) -> String {
         let _ = writeln!(o, " {} |", statuses.join("; "));
     }
 
+    if g.keys()
+        .any(|(_, s, _)| s.parse::<Scenario>().is_ok_and(Scenario::is_routed))
+    {
+        let _ = writeln!(
+            o,
+            "\n`routed` and `routed-req` run on a two-node cluster of each server over \
+             loopback routes: the publisher (requester) on node A, the subscriber (responder) \
+             on node B, both nodes pinned to the server CPUs; their CPU per message is both \
+             nodes' together."
+        );
+    }
+
     // Latency table.
     let lat: Vec<_> = g
         .iter()
@@ -658,6 +670,32 @@ mod tests {
         );
         assert!(md.contains("FAILED 1/1: lost 7"), "{md}");
         assert!(md.contains("| fan-out | 128B |"));
+    }
+
+    #[test]
+    fn routed_rows_have_ratios_and_a_note_on_the_cluster() {
+        let mut recs = Vec::new();
+        for (round, go, tpc) in [(0, 4e5, 8e5), (1, 5e5, 1.5e6)] {
+            recs.push(rec("go", round, "routed", 1024, go));
+            recs.push(rec("tpc", round, "routed", 1024, tpc));
+        }
+        let mut lat = rec("go", 0, "routed-req", 128, 9e3);
+        lat.m.latency = Some(Latency {
+            p50_us: 110.0,
+            ..Latency::default()
+        });
+        recs.push(lat);
+        recs.push(rec("go", 0, "pub-sub", 16, 1e6));
+        let md = markdown(None, &recs);
+        assert!(
+            md.contains("| routed | 1KiB | 450.0k/s ±11.1% | 1.15M/s ±30.4% | 2.50× [2.00–3.00] |"),
+            "{md}"
+        );
+        assert!(md.contains("two-node cluster"), "{md}");
+        assert!(md.contains("| routed-req | go | 9.0k | 110.0 |"), "{md}");
+        // Report order: routed after the single-server throughput scenarios.
+        assert!(md.find("| pub-sub |").unwrap() < md.find("| routed |").unwrap());
+        assert!(!markdown(None, &recs[5..]).contains("two-node cluster"));
     }
 
     #[test]

@@ -29,11 +29,17 @@ pub enum Scenario {
     /// N independent publisher/subscriber pairs, each pair on its own subject: the shape
     /// that can use many cores.
     Pairs,
+    /// One publisher on node A of a two-node cluster, one subscriber on node B: every
+    /// message crosses the route.
+    Routed,
     /// Request/reply, one request outstanding at a time (closed loop).
     ReqReply,
     /// Request/reply at a fixed rate, latency measured from the intended send time
     /// (coordinated-omission corrected).
     ReqRate,
+    /// Closed-loop request/reply across a two-node cluster: the requester on node A, the
+    /// responder on node B, so each round trip crosses the route twice.
+    RoutedReq,
     /// 10,000+ subjects: a publisher cycles through them; one subscriber holds a literal
     /// subscription per subject, one holds `*`, one holds `>`.
     Subjects,
@@ -44,15 +50,17 @@ pub enum Scenario {
 }
 
 /// Every scenario, in report order.
-pub const ALL: [Scenario; 11] = [
+pub const ALL: [Scenario; 13] = [
     Scenario::Pub,
     Scenario::PubSub,
     Scenario::FanOut,
     Scenario::FanIn,
     Scenario::Queue,
     Scenario::Pairs,
+    Scenario::Routed,
     Scenario::ReqReply,
     Scenario::ReqRate,
+    Scenario::RoutedReq,
     Scenario::Subjects,
     Scenario::Churn,
     Scenario::Idle,
@@ -71,8 +79,10 @@ impl Scenario {
             Scenario::FanIn => "fan-in",
             Scenario::Queue => "queue",
             Scenario::Pairs => "pairs",
+            Scenario::Routed => "routed",
             Scenario::ReqReply => "req-reply",
             Scenario::ReqRate => "req-rate",
+            Scenario::RoutedReq => "routed-req",
             Scenario::Subjects => "subjects",
             Scenario::Churn => "churn",
             Scenario::Idle => "idle",
@@ -89,12 +99,22 @@ impl Scenario {
                 | Scenario::FanIn
                 | Scenario::Queue
                 | Scenario::Pairs
+                | Scenario::Routed
         )
     }
 
     /// Whether the headline figure is a latency rather than a throughput.
     pub fn is_latency(self) -> bool {
-        matches!(self, Scenario::ReqReply | Scenario::ReqRate)
+        matches!(
+            self,
+            Scenario::ReqReply | Scenario::ReqRate | Scenario::RoutedReq
+        )
+    }
+
+    /// Whether the scenario runs against a two-node cluster: publishers (requesters) on
+    /// node A, subscribers (responders) on node B.
+    pub fn is_routed(self) -> bool {
+        matches!(self, Scenario::Routed | Scenario::RoutedReq)
     }
 }
 

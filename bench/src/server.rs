@@ -33,6 +33,15 @@ pub fn free_port() -> std::io::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
+/// `n` distinct loopback ports nobody listens on right now: every listener is held until
+/// all are picked, so the kernel cannot hand out the same port twice.
+pub fn free_ports(n: usize) -> std::io::Result<Vec<u16>> {
+    let held = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0"))
+        .collect::<std::io::Result<Vec<_>>>()?;
+    held.iter().map(|l| Ok(l.local_addr()?.port())).collect()
+}
+
 /// Fills `{port}` and `{shards}` into a command template.
 pub fn fill_template(template: &str, port: u16, shards: usize) -> String {
     template
@@ -50,12 +59,23 @@ impl Server {
         cpus: &[usize],
         log: &Path,
     ) -> Result<Server, String> {
+        let port = free_port().map_err(|e| format!("no free port: {e}"))?;
+        Server::start_on(template, port, shards, cpus, log)
+    }
+
+    /// [`Server::start`] on a port the caller picked.
+    pub fn start_on(
+        template: &str,
+        port: u16,
+        shards: usize,
+        cpus: &[usize],
+        log: &Path,
+    ) -> Result<Server, String> {
         if !template.contains("{port}") {
             return Err(format!(
                 "server command has no {{port}} placeholder: {template}"
             ));
         }
-        let port = free_port().map_err(|e| format!("no free port: {e}"))?;
         let command = fill_template(template, port, shards);
         let out = File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
         let err = out.try_clone().map_err(|e| e.to_string())?;
@@ -171,7 +191,8 @@ fn sends_info(addr: SocketAddr) -> bool {
     s.read_exact(&mut b).is_ok() && &b == b"INFO"
 }
 
-fn tail(log: &Path) -> String {
+/// The last lines of a server log, for error messages.
+pub fn tail(log: &Path) -> String {
     let s = std::fs::read_to_string(log).unwrap_or_default();
     let lines: Vec<&str> = s.lines().collect();
     lines[lines.len().saturating_sub(15)..].join("\n")

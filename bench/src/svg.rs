@@ -245,7 +245,7 @@ pub fn throughput_chart(names: &[String], recs: &[Record]) -> String {
 /// Latency percentiles per latency scenario, log scale, for every server.
 pub fn latency_chart(names: &[String], recs: &[Record]) -> String {
     let mut panels = Vec::new();
-    for sc in [Scenario::ReqReply, Scenario::ReqRate] {
+    for sc in [Scenario::ReqReply, Scenario::ReqRate, Scenario::RoutedReq] {
         let rs: Vec<&Record> = recs
             .iter()
             .filter(|r| r.kind == "result" && r.m.scenario == sc.name() && r.m.latency.is_some())
@@ -265,10 +265,10 @@ pub fn latency_chart(names: &[String], recs: &[Record]) -> String {
                     .collect(),
             })
             .collect();
-        let title = if sc == Scenario::ReqRate {
-            "req-rate, CO-corrected (µs)"
-        } else {
-            "req-reply, closed loop (µs)"
+        let title = match sc {
+            Scenario::ReqRate => "req-rate, CO-corrected (µs)",
+            Scenario::RoutedReq => "routed-req, closed loop across a route (µs)",
+            _ => "req-reply, closed loop (µs)",
         };
         panels.push(Panel {
             title: title.into(),

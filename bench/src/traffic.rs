@@ -7,6 +7,10 @@
 //! batches until the time or count bound, then `PING` so the `PONG` marks the end of their
 //! publishing; the coordinator waits until every subscriber has what it should, or until the
 //! deliveries stop for [`Params::drain`].
+//!
+//! Against a cluster ([`Nodes`] with two addresses) publishers connect to node A and
+//! subscribers to node B, and each subscriber, after its `PONG`, also waits until probes
+//! published on A reach it ([`cluster::await_interest`]): only then does A know B's interest.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -15,6 +19,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::check::{SeqChecker, Verdict};
+use crate::cluster::{self, Nodes};
 use crate::conn::{Conn, WRITE_BATCH};
 use crate::proto::{self, Frame};
 use crate::scenario::{Measurement, Params, Scenario};
@@ -80,6 +85,14 @@ impl Topology {
                 subs: vec![plain("bench.ps")],
                 deliveries: vec![one(0, 0)],
             },
+            // The same shape as pub-sub; `run` puts the two ends on different nodes.
+            Scenario::Routed => Topology {
+                pubs: vec![PubSpec {
+                    subjects: subj("bench.routed"),
+                }],
+                subs: vec![plain("bench.routed")],
+                deliveries: vec![one(0, 0)],
+            },
             Scenario::FanOut => Topology {
                 pubs: vec![PubSpec {
                     subjects: subj("bench.fo"),
@@ -138,7 +151,9 @@ impl Topology {
                     deliveries: vec![one(0, 0), one(0, 1), one(0, 2)],
                 }
             }
-            Scenario::ReqReply | Scenario::ReqRate | Scenario::Idle => return None,
+            Scenario::ReqReply | Scenario::ReqRate | Scenario::RoutedReq | Scenario::Idle => {
+                return None
+            }
         };
         Some(t)
     }
@@ -163,9 +178,9 @@ struct Progress {
     last_ns: AtomicU64,
 }
 
-/// Runs `topo` against the server at `addr` with `size`-byte payloads.
+/// Runs `topo` with `size`-byte payloads: publishers on `nodes.a`, subscribers on `nodes.b`.
 pub fn run(
-    addr: SocketAddr,
+    nodes: Nodes,
     scenario: Scenario,
     topo: &Topology,
     size: usize,
@@ -207,7 +222,7 @@ pub fn run(
         let start_cell = start_cell.clone();
         sub_threads.push(thread::spawn(move || {
             subscriber(
-                addr,
+                nodes,
                 i,
                 npub,
                 &spec,
@@ -237,7 +252,7 @@ pub fn run(
         let (size, p) = (size, p.clone());
         pub_threads.push(thread::spawn(move || {
             publisher(
-                addr, i, &spec, size, &p, &watch, &progress, &sent, &barrier, &failed,
+                nodes.a, i, &spec, size, &p, &watch, &progress, &sent, &barrier, &failed,
             )
         }));
     }
@@ -248,7 +263,7 @@ pub fn run(
     let side_stop = Arc::new(AtomicBool::new(false));
     let side_thread = side.map(|f| {
         let s = side_stop.clone();
-        thread::spawn(move || f(addr, s))
+        thread::spawn(move || f(nodes.a, s))
     });
 
     let mut pub_end = Duration::ZERO;
@@ -369,7 +384,7 @@ pub fn run(
 
 #[allow(clippy::too_many_arguments)]
 fn subscriber(
-    addr: SocketAddr,
+    nodes: Nodes,
     index: usize,
     npub: usize,
     spec: &SubSpec,
@@ -382,7 +397,7 @@ fn subscriber(
     let mut checker = SeqChecker::new(npub);
     let mut errors = Vec::new();
     let conn = (|| {
-        let mut c = Conn::connect(addr)?;
+        let mut c = Conn::connect(nodes.b)?;
         let mut out = Vec::new();
         for (sid, (s, q)) in spec.subs.iter().enumerate() {
             proto::encode_sub(
@@ -394,6 +409,17 @@ fn subscriber(
         }
         c.write_all(&out)?;
         c.flush(|_| {})?;
+        if nodes.is_cluster() {
+            // Wildcards cannot be probed with one subject; no routed topology uses them.
+            let literal: Vec<&str> = spec
+                .subs
+                .iter()
+                .map(|(s, _)| s.as_str())
+                .filter(|s| !s.split('.').any(|t| t == "*" || t == ">"))
+                .collect();
+            cluster::await_interest(nodes.a, &mut c, &literal, cluster::INTEREST_TIMEOUT)
+                .map_err(std::io::Error::other)?;
+        }
         // Short timeouts so the loop notices `stop` while the server is silent.
         c.set_read_timeout(Some(Duration::from_millis(20)))?;
         Ok::<_, std::io::Error>(c)
@@ -411,7 +437,9 @@ fn subscriber(
     while !stop.load(Ordering::Acquire) {
         let r = conn.read_some(|f| {
             if let Frame::Msg { payload, .. } = f {
-                checker.observe_payload(payload);
+                if !proto::is_probe(payload) {
+                    checker.observe_payload(payload);
+                }
             }
         });
         match r {

@@ -5,11 +5,12 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
+use nats_bench::cluster::Nodes;
 use nats_bench::run_case;
 use nats_bench::scenario::{Params, Scenario};
 
@@ -65,21 +66,39 @@ fn matches(pattern: &str, subject: &str) -> bool {
 
 impl Fake {
     fn start(fault: Fault) -> SocketAddr {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = l.local_addr().unwrap();
+        Fake::start_on_ports(fault, 1)[0]
+    }
+
+    /// One fake behind two ports: to the generator it looks like a two-node cluster whose
+    /// route is up from the start and never loses interest.
+    fn start_cluster(fault: Fault) -> Nodes {
+        let p = Fake::start_on_ports(fault, 2);
+        Nodes { a: p[0], b: p[1] }
+    }
+
+    fn start_on_ports(fault: Fault, n: usize) -> Vec<SocketAddr> {
         let fake = Arc::new(Fake {
             fault,
             state: Mutex::new(State::default()),
             deliveries: AtomicU64::new(0),
         });
-        thread::spawn(move || {
-            for (id, s) in l.incoming().enumerate() {
-                let Ok(s) = s else { return };
-                let fake = fake.clone();
-                thread::spawn(move || fake.serve(id, s));
-            }
-        });
-        addr
+        let ids = Arc::new(AtomicUsize::new(0));
+        (0..n)
+            .map(|_| {
+                let l = TcpListener::bind("127.0.0.1:0").unwrap();
+                let addr = l.local_addr().unwrap();
+                let (fake, ids) = (fake.clone(), ids.clone());
+                thread::spawn(move || {
+                    for s in l.incoming() {
+                        let Ok(s) = s else { return };
+                        let fake = fake.clone();
+                        let id = ids.fetch_add(1, Ordering::Relaxed);
+                        thread::spawn(move || fake.serve(id, s));
+                    }
+                });
+                addr
+            })
+            .collect()
     }
 
     fn serve(&self, id: usize, s: TcpStream) {
@@ -291,4 +310,38 @@ fn lost_replies_fail_the_fixed_rate_run() {
     p.rate = 2000;
     let m = run_case(addr, Scenario::ReqRate, 128, &p, None);
     assert!(!m.ok() && m.verdict.lost > 0, "{:?}", m.verdict);
+}
+
+#[test]
+fn routed_runs_publish_on_a_and_subscribe_on_b() {
+    let nodes = Fake::start_cluster(Fault::None);
+    let m = run_case(nodes, Scenario::Routed, 1024, &params(), None);
+    assert!(m.ok(), "{m:?}");
+    assert!(m.published > 0);
+    // The interest probes published on A before the run are not counted.
+    assert_eq!(m.delivered, m.published);
+    assert_eq!(m.verdict.foreign, 0);
+    let m = run_case(nodes, Scenario::RoutedReq, 128, &params(), None);
+    assert!(m.ok(), "{m:?}");
+    assert!(m.latency.is_some_and(|l| l.count > 10));
+}
+
+#[test]
+fn loss_and_reordering_across_the_route_fail_the_run() {
+    let m = run_case(
+        Fake::start_cluster(Fault::Drop(100)),
+        Scenario::Routed,
+        16,
+        &params(),
+        None,
+    );
+    assert!(!m.ok() && m.verdict.lost > 0, "{:?}", m.verdict);
+    let m = run_case(
+        Fake::start_cluster(Fault::Swap(50)),
+        Scenario::Routed,
+        16,
+        &params(),
+        None,
+    );
+    assert!(!m.ok() && m.verdict.reordered > 0, "{:?}", m.verdict);
 }
