@@ -23,6 +23,9 @@ enum Kind {
     Always(&'static str),
     /// Reloadable, logged as this line when it changed.
     Changed(&'static str),
+    /// `no_auth_user`: nats-server refuses any change but dropping it when its user is
+    /// gone from the new users.
+    NoAuthUser,
 }
 
 /// One setting as the diff sees it.
@@ -90,6 +93,7 @@ fn fields(r: &Resolved) -> Vec<Field> {
     let o = &r.opts;
     let lo = &r.log;
     let po = &r.process;
+    let auth = o.auth.as_deref();
     let max_conn = if o.max_connections == usize::MAX {
         "-1".to_string()
     } else {
@@ -100,6 +104,8 @@ fn fields(r: &Resolved) -> Vec<Field> {
         field("Host", &o.host, Fixed),
         // A random port (`-p -1`) is never a change (nats-server skips a new 0).
         field("Port", if o.port <= 0 { 0 } else { o.port }, Fixed),
+        // nats-server reloads it for the gossip to peers; ours is read at start-up.
+        field("ClientAdvertise", opt_str(&o.client_advertise), Fixed),
         field("Trace", lo.trace, Value("trace")),
         field("Debug", lo.debug, Value("debug")),
         field("TraceVerbose", lo.trace_verbose, Value("trace_verbose")),
@@ -108,8 +114,44 @@ fn fields(r: &Resolved) -> Vec<Field> {
         field("LogtimeUTC", lo.utc, Value("logtime_utc")),
         field("MaxConn", max_conn, Value("max_connections")),
         field("MaxSubs", o.max_subscriptions, Fixed),
+        field(
+            "Nkeys",
+            auth.and_then(|a| a.nkeys.as_ref())
+                .map(|m| {
+                    let mut v: Vec<String> = m.values().map(|u| format!("{u:?}")).collect();
+                    v.sort();
+                    v.join(",")
+                })
+                .unwrap_or_default(),
+            Changed("authorization nkey users"),
+        ),
         field("Users", "", Always("authorization users")),
         field("Accounts", "", Always("accounts")),
+        field(
+            "NoAuthUser",
+            auth.and_then(|a| a.no_auth_user.clone())
+                .unwrap_or_default(),
+            NoAuthUser,
+        ),
+        field(
+            "Username",
+            auth.and_then(|a| a.username.clone()).unwrap_or_default(),
+            Changed("authorization username"),
+        ),
+        field(
+            "Password",
+            auth.and_then(|a| a.password.as_ref())
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_default(),
+            Changed("authorization password"),
+        ),
+        field(
+            "Authorization",
+            auth.and_then(|a| a.token.as_ref())
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_default(),
+            Changed("authorization token"),
+        ),
         field(
             "PingInterval",
             go_duration(o.ping_interval),
@@ -119,6 +161,11 @@ fn fields(r: &Resolved) -> Vec<Field> {
         field("HTTPHost", opt_str(&o.http_host), Fixed),
         field("HTTPPort", o.http_port.unwrap_or(0), Fixed),
         field("HTTPBasePath", &o.http_base_path, Fixed),
+        field(
+            "AuthTimeout",
+            o.auth_timeout.as_secs_f64(),
+            Value("authorization timeout"),
+        ),
         field(
             "MaxControlLine",
             o.max_control_line,
@@ -199,6 +246,20 @@ fn diff(old: &Resolved, new: &Resolved) -> Result<Vec<String>, String> {
             }
             Kind::Value(name) => notes.push(format!("{name} = {}", b.value)),
             Kind::Changed(text) => notes.push(text.to_string()),
+            Kind::NoAuthUser => {
+                let user_gone = !new
+                    .opts
+                    .auth
+                    .as_deref()
+                    .and_then(|a| a.users.as_ref())
+                    .is_some_and(|u| u.contains_key(&a.value));
+                if a.value.is_empty() || !b.value.is_empty() || !user_gone {
+                    return Err(format!(
+                        "config reload not supported for {}: old={}, new={}",
+                        a.go, a.value, b.value
+                    ));
+                }
+            }
         }
     }
     Ok(notes)

@@ -509,6 +509,10 @@ fn reload_that_changes_or_removes_authorization_closes_clients_it_no_longer_admi
         r#"authentication error - Token "[REDACTED]""#,
         Duration::from_secs(5),
     );
+    server.wait_for_log(
+        "[INF] Reloaded: authorization token",
+        Duration::from_secs(5),
+    );
     let mut t2 = server.client(r#"{"verbose":false,"auth_token":"t2"}"#);
     reload_with(&server, "\n", "Reloaded server configuration");
     t2.expect_then_closed(b"-ERR 'Authorization Violation'\r\n");
@@ -525,6 +529,21 @@ fn reload_that_changes_or_removes_authorization_closes_clients_it_no_longer_admi
         "Reloaded server configuration",
     );
     u.expect_closed();
+    server.wait_for_log(
+        "[INF] Reloaded: authorization password",
+        Duration::from_secs(5),
+    );
+
+    // no_auth_user cannot be set or changed (nats-server refuses it by its field name).
+    let line = reload_with(
+        &server,
+        "authorization { users = [ {user: a, password: p}, {user: b, password: p} ] }\nno_auth_user: a\n",
+        "Failed to reload server configuration",
+    );
+    assert!(
+        line.contains("config reload not supported for NoAuthUser: old=, new=a"),
+        "{line}"
+    );
 }
 
 #[test]
@@ -547,4 +566,113 @@ fn reload_without_an_authorization_change_keeps_every_client() {
     );
     wait_max_payload(&server, 2000);
     u.ping_pong();
+}
+
+/// The `-ERR` a client got before the server closed it, or `None` if it is still open
+/// (a PING answered).
+fn closed_with(c: &mut Raw) -> Option<String> {
+    c.send(b"PING\r\n");
+    let (bytes, end) = c.read_until_closed_or_timeout(Duration::from_millis(500));
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    if end == common::End::Closed {
+        Some(text.trim_end().to_string())
+    } else {
+        assert!(
+            text.contains("PONG"),
+            "open client did not answer: {text:?}"
+        );
+        None
+    }
+}
+
+#[test]
+fn reload_of_connection_limits_and_process_files_is_seen_by_clients() {
+    // §4.7: max_connections (excess clients closed, as nats-server closes them),
+    // max_control_line (applied to connected clients), pid_file and ports_file_dir
+    // (written anew; the old ports file removed).
+    let dir = common::TempDir::new("reload-files");
+    let (d1, d2) = (dir.path("p1"), dir.path("p2"));
+    std::fs::create_dir_all(&d1).unwrap();
+    std::fs::create_dir_all(&d2).unwrap();
+    let conf = |max: u32, mcl: u32, pid: &str, ports: &std::path::Path| {
+        format!(
+            "max_connections: {max}\nmax_control_line: {mcl}\npid_file: \"{}\"\nports_file_dir: \"{}\"\n",
+            dir.path(pid).display(),
+            ports.display()
+        )
+    };
+    let server = Server::start_with_config(&conf(10, 4096, "a.pid", &d1), &[]);
+    let ports_name = |d: &std::path::Path| {
+        std::fs::read_dir(d)
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".ports"))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ports_name(&d1).len(), 1);
+    let mut c1 = server.quiet();
+    let mut c2 = server.quiet();
+    reload_with(
+        &server,
+        &conf(1, 64, "b.pid", &d2),
+        "Reloaded server configuration",
+    );
+    let logs = server.logs().join("\n");
+    for line in [
+        "[INF] Closed 1 connections to fall within max_connections",
+        "[INF] Reloaded: max_connections = 1",
+        "[INF] Reloaded: max_control_line = 64",
+        "[INF] Reloaded: pid_file = ",
+        "[INF] Reloaded: ports_file_dir = ",
+    ] {
+        assert!(logs.contains(line), "missing {line:?} in\n{logs}");
+    }
+    // One of the two is closed for the limit, the other stays.
+    let outcomes = [closed_with(&mut c1), closed_with(&mut c2)];
+    let closed: Vec<&String> = outcomes.iter().flatten().collect();
+    assert_eq!(closed.len(), 1, "{outcomes:?}");
+    assert_eq!(closed[0], "-ERR 'maximum connections exceeded'");
+    let survivor = if outcomes[0].is_none() {
+        &mut c1
+    } else {
+        &mut c2
+    };
+    // New clients are over the limit.
+    let mut c3 = server.raw();
+    c3.expect_then_closed(b"-ERR 'maximum connections exceeded'\r\n");
+    // The survivor's control lines are held to the new maximum.
+    survivor.send(format!("SUB {} 1\r\n", "s".repeat(80)).as_bytes());
+    survivor.expect_then_closed(b"-ERR 'maximum control line exceeded'\r\n");
+    // The files.
+    let pid = std::fs::read_to_string(dir.path("b.pid")).expect("new pid file");
+    assert_eq!(pid.trim(), server.pid().to_string());
+    assert_eq!(ports_name(&d2).len(), 1, "ports file in the new dir");
+    assert!(ports_name(&d1).is_empty(), "old ports file removed");
+}
+
+#[test]
+fn reload_of_the_authorization_timeout_applies_to_new_clients() {
+    let server = Server::start_with_config("authorization { token: t, timeout: 30 }\n", &[]);
+    reload_with(
+        &server,
+        "authorization { token: t, timeout: 0.5 }\n",
+        "Reloaded server configuration",
+    );
+    // (nats-server 2.15 leaves this line out when the reload comes more than about half a
+    // second after start-up, though it applies the timeout; only ours is held to it.)
+    let logs = server.logs().join("\n");
+    assert!(
+        common::is_go() || logs.contains("[INF] Reloaded: authorization timeout = 0.5"),
+        "{logs}"
+    );
+    // A client that never sends CONNECT is closed at the new timeout, not after 30 s.
+    let start = Instant::now();
+    let mut c = server.raw();
+    c.expect_then_closed(b"-ERR 'Authentication Timeout'\r\n");
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
 }

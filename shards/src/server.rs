@@ -79,7 +79,27 @@ impl Running {
             None => None,
         };
         self.shared.tls.set(tls);
-        self.shared.set_opts(opts);
+        // nats-server closes clients until it is within a lowered max_connections; the
+        // shards close their share once they see the new options.
+        let open = self.shared.num_clients.load(Ordering::Acquire);
+        let excess = open.saturating_sub(opts.max_connections);
+        self.shared.over_max.store(excess, Ordering::Release);
+        if excess > 0 {
+            log::info!("Closed {excess} connections to fall within max_connections");
+        }
+        let gen = self.shared.set_opts(opts);
+        // Like nats-server, return once the new settings are in force everywhere: every
+        // client shard has picked them up (within its poll interval) and acted on them.
+        let until = std::time::Instant::now() + Duration::from_secs(2);
+        while self
+            .shared
+            .opts_applied
+            .iter()
+            .any(|a| a.load(Ordering::Acquire) < gen)
+            && std::time::Instant::now() < until
+        {
+            std::thread::sleep(Duration::from_millis(2));
+        }
         Ok(())
     }
 

@@ -40,8 +40,12 @@ impl Shard {
         loop {
             Timer::new(OPTS_POLL).await;
             let before = self.opts();
-            if self.refresh_opts() && before.auth != self.opts().auth {
-                self.reauthorize();
+            if self.refresh_opts() {
+                if before.auth != self.opts().auth {
+                    self.reauthorize();
+                }
+                self.close_over_max();
+                self.shared.opts_applied[self.id].store(self.opts_gen.get(), Ordering::Release);
             }
             let ldm = &self.shared.ldm;
             if let Some(a) = acceptor.take_if(|_| ldm.entered.load(Ordering::Acquire)) {
@@ -67,6 +71,25 @@ impl Shard {
                 })
                 .detach();
             }
+        }
+    }
+
+    /// Closes this shard's share of the clients over a lowered `max_connections`, newest
+    /// first (nats-server picks at random).
+    fn close_over_max(&self) {
+        let over = &self.shared.over_max;
+        for c in self.clients().into_iter().rev() {
+            if c.is_closing() {
+                continue;
+            }
+            let took = over
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+                .is_ok();
+            if !took {
+                return;
+            }
+            c.queue_err(crate::protocol::errors::soft::MAX_CONNECTIONS);
+            c.close(CloseReason::MaxConnectionsExceeded);
         }
     }
 

@@ -65,6 +65,9 @@ pub struct Shared {
     current: RwLock<Arc<Options>>,
     /// Bumped by every reload, so a shard notices with one relaxed load.
     opts_gen: AtomicU64,
+    /// The reload generation each client shard has put in force (clients re-judged,
+    /// limits applied), so a reload can wait for all of them as nats-server's does.
+    pub opts_applied: Vec<AtomicU64>,
     /// Lame duck mode (spec AI-02), driven by the binary's signal handling.
     pub ldm: LameDuck,
     pub server_id: String,
@@ -81,6 +84,9 @@ pub struct Shared {
     pub next_cid: AtomicU64,
     /// Open client connections over all shards, for `max_connections`.
     pub num_clients: AtomicUsize,
+    /// Clients still to close because a reload lowered `max_connections` below the number
+    /// open: each shard takes from it for its own clients until it is 0.
+    pub over_max: AtomicUsize,
     /// Each shard's published counters (index = shard id).
     pub stats: Vec<crate::stats::ShardStats>,
     /// When the server started.
@@ -105,6 +111,7 @@ impl Shared {
         Shared {
             current: RwLock::new(Arc::new(opts)),
             opts_gen: AtomicU64::new(0),
+            opts_applied: (0..nshards).map(|_| AtomicU64::new(0)).collect(),
             ldm: LameDuck::default(),
             server_id,
             server_name,
@@ -112,6 +119,7 @@ impl Shared {
             nshards,
             next_cid: AtomicU64::new(1),
             num_clients: AtomicUsize::new(0),
+            over_max: AtomicUsize::new(0),
             stats: (0..nshards).map(|_| Default::default()).collect(),
             start: std::time::SystemTime::now(),
             tls,
@@ -130,9 +138,9 @@ impl Shared {
 
     /// Replaces the options (a reload). The caller has checked that only reloadable
     /// settings changed; each shard picks the new ones up within [`OPTS_POLL`].
-    pub fn set_opts(&self, opts: Options) {
+    pub fn set_opts(&self, opts: Options) -> u64 {
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(opts);
-        self.opts_gen.fetch_add(1, Ordering::Release);
+        self.opts_gen.fetch_add(1, Ordering::Release) + 1
     }
 }
 
