@@ -23,6 +23,9 @@ enum Kind {
     Always(&'static str),
     /// Reloadable, logged as this line when it changed.
     Changed(&'static str),
+    /// Reloadable, logged as `<line> = <new value>` (nats-server's own wording, without
+    /// the `Reloaded:` prefix).
+    Line(&'static str),
     /// `no_auth_user`: nats-server refuses any change but dropping it when its user is
     /// gone from the new users.
     NoAuthUser,
@@ -104,8 +107,11 @@ fn fields(r: &Resolved) -> Vec<Field> {
         field("Host", &o.host, Fixed),
         // A random port (`-p -1`) is never a change (nats-server skips a new 0).
         field("Port", if o.port <= 0 { 0 } else { o.port }, Fixed),
-        // nats-server reloads it for the gossip to peers; ours is read at start-up.
-        field("ClientAdvertise", opt_str(&o.client_advertise), Fixed),
+        field(
+            "ClientAdvertise",
+            opt_str(&o.client_advertise),
+            Line("Reload: client_advertise"),
+        ),
         field("Trace", lo.trace, Value("trace")),
         field("Debug", lo.debug, Value("debug")),
         field("TraceVerbose", lo.trace_verbose, Value("trace_verbose")),
@@ -236,7 +242,7 @@ fn diff(old: &Resolved, new: &Resolved) -> Result<Vec<String>, String> {
     for (a, b) in fields(old).into_iter().zip(fields(new)) {
         debug_assert_eq!(a.go, b.go);
         match b.kind {
-            Kind::Always(text) => notes.push(text.to_string()),
+            Kind::Always(text) => notes.push(format!("Reloaded: {text}")),
             _ if a.value == b.value => {}
             Kind::Fixed => {
                 return Err(format!(
@@ -244,8 +250,9 @@ fn diff(old: &Resolved, new: &Resolved) -> Result<Vec<String>, String> {
                     a.go, a.value, b.value
                 ))
             }
-            Kind::Value(name) => notes.push(format!("{name} = {}", b.value)),
-            Kind::Changed(text) => notes.push(text.to_string()),
+            Kind::Value(name) => notes.push(format!("Reloaded: {name} = {}", b.value)),
+            Kind::Changed(text) => notes.push(format!("Reloaded: {text}")),
+            Kind::Line(text) => notes.push(format!("{text} = {}", b.value)),
             Kind::NoAuthUser => {
                 let user_gone = !new
                     .opts
@@ -311,7 +318,7 @@ fn try_reload(
     // nats-server logs the changes with the logger in force, then swaps it: the last
     // line goes to the new one.
     for n in &notes {
-        info!("Reloaded: {n}");
+        info!("{n}");
     }
     if let Some(p) = new_log {
         crate::logging::apply(p);

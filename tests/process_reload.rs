@@ -676,3 +676,23 @@ fn reload_of_the_authorization_timeout_applies_to_new_clients() {
         start.elapsed()
     );
 }
+
+#[test]
+fn reload_of_client_advertise_changes_the_info_of_new_clients() {
+    let server = Server::start_with_config("client_advertise: \"example.com:4333\"\n", &[]);
+    let info = fresh_info(&server);
+    assert_eq!(info["host"], "example.com");
+    assert_eq!(info["port"], 4333);
+    reload_with(
+        &server,
+        "client_advertise: \"nats.example.org\"\n",
+        "Reload: client_advertise = nats.example.org",
+    );
+    let info = fresh_info(&server);
+    assert_eq!(info["host"], "nats.example.org");
+    assert_eq!(
+        info["port"],
+        server.port(),
+        "the listen port when none is given"
+    );
+}

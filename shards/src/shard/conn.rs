@@ -495,10 +495,13 @@ fn client_info(shard: &Shard, cid: u64, peer: &SocketAddr) -> ServerInfo {
         Some(v) => (v.name.clone(), v.connect_urls.clone()),
         None => (opts.cluster_name.clone().unwrap_or_default(), Vec::new()),
     };
-    let (host, port) = match &sh.client_advertise {
-        Some((h, p)) => (h.clone(), *p),
-        None => (opts.host.clone(), sh.port),
-    };
+    // From the options in force, so a reloaded `client_advertise` shows to new clients
+    // (nats-server's setInfoHostPort); peers keep the URLs gossiped at start-up, as there.
+    let advertised = opts
+        .client_advertise
+        .as_deref()
+        .and_then(|a| crate::options::split_host_port(a, sh.port));
+    let (host, port) = advertised.unwrap_or_else(|| (opts.host.clone(), sh.port));
     ServerInfo {
         server_id: sh.server_id.clone(),
         server_name: sh.server_name.clone(),
