@@ -87,6 +87,9 @@ pub struct Shared {
     pub start: std::time::SystemTime,
     /// The TLS configurations in force (client and HTTPS monitor), when `tls` is set.
     pub tls: crate::tls::TlsSwap,
+    /// The route TLS configuration in force, when `cluster { tls {} }` is set; a reload
+    /// replaces it and the router takes it with the new options.
+    route_tls: RwLock<Option<Arc<crate::tls::RouteTlsConfigs>>>,
 }
 
 impl Shared {
@@ -115,9 +118,28 @@ impl Shared {
             stats: (0..nshards).map(|_| Default::default()).collect(),
             start: std::time::SystemTime::now(),
             tls,
+            route_tls: RwLock::new(None),
             members,
             client_advertise,
         }
+    }
+
+    /// The reload generation: bumped by every [`Shared::set_opts`].
+    pub fn opts_generation(&self) -> u64 {
+        self.opts_gen.load(Ordering::Acquire)
+    }
+
+    /// The route TLS configuration in force.
+    pub fn route_tls(&self) -> Option<Arc<crate::tls::RouteTlsConfigs>> {
+        self.route_tls
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Replaces the route TLS configuration (start-up and reload, before the options).
+    pub fn set_route_tls(&self, t: Option<Arc<crate::tls::RouteTlsConfigs>>) {
+        *self.route_tls.write().unwrap_or_else(|e| e.into_inner()) = t;
     }
 
     /// The options in force now.
