@@ -266,8 +266,15 @@ fn diff(old: &Resolved, new: &Resolved, bound: Option<u16>) -> Result<Vec<String
     let mut notes = Vec::new();
     for (a, b) in fields(old, bound).into_iter().zip(fields(new, bound)) {
         debug_assert_eq!(a.go, b.go);
+        // With route TLS, nats-server sees a new cluster block at every reload (it holds
+        // a freshly loaded certificate), and so do we: the certificates are read again.
+        let route_tls = new.opts.cluster.as_ref().is_some_and(|c| c.tls.is_some());
         match b.kind {
             Kind::Always(text) => notes.push(text.to_string()),
+            Kind::Cluster if route_tls => {
+                validate_cluster(old, new, bound)?;
+                notes.push("cluster".to_string());
+            }
             _ if a.value == b.value => {}
             Kind::Fixed => {
                 return Err(format!(
@@ -361,8 +368,29 @@ fn try_reload(
 
 #[cfg(test)]
 mod tests {
-    use super::go_duration;
+    use super::{go_check_host_port, go_duration};
     use std::time::Duration;
+
+    #[test]
+    fn advertise_errors_read_like_go_parse_host_port() {
+        for ok in ["host", "host:4242", "10.0.0.1:1", "[::1]:6222", "[::1]"] {
+            assert_eq!(go_check_host_port(ok), Ok(()), "{ok}");
+        }
+        let cases = [
+            (
+                "bad:host:x",
+                "address bad:host:x: too many colons in address",
+            ),
+            (
+                "host:notaport",
+                "strconv.Atoi: parsing \"notaport\": invalid syntax",
+            ),
+            ("[::1", "address [::1: missing ']' in address"),
+        ];
+        for (s, want) in cases {
+            assert_eq!(go_check_host_port(s).unwrap_err(), want, "{s}");
+        }
+    }
 
     #[test]
     fn durations_print_like_go() {

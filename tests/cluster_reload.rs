@@ -8,12 +8,14 @@
 //! (`config reload not supported for cluster port: old=N, new=0`).
 
 mod common;
+#[path = "common/pki.rs"]
+mod pki;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use common::cluster::{http_json, port_after, sync_interest, MESH_TIMEOUT};
-use common::{skip_for_go, Raw, Server};
+use common::{skip_for_go, Raw, Server, READ_TIMEOUT};
 
 const ROUTE_LISTEN: &str = "Listening for route connections on 127.0.0.1:";
 const HTTP_LISTEN: &str = "Starting http monitor on 127.0.0.1:";
@@ -336,6 +338,45 @@ fn reload_of_cluster_name_and_route_permissions_applies_to_the_running_cluster()
         Raw::connect(a.port()).info["cluster"] == "c2"
     });
     assert!(a.peers().contains(&b.id));
+}
+
+#[test]
+fn reload_with_route_tls_reads_the_certificates_again_and_keeps_the_routes() {
+    let pki = pki::Pki::new();
+    let tls = |key: &std::path::Path| {
+        format!(
+            "  tls {{\n    cert_file: \"{}\"\n    key_file: \"{}\"\n    ca_file: \"{}\"\n  }}",
+            pki.route.cert.display(),
+            key.display(),
+            pki.ca.display()
+        )
+    };
+    let good = tls(&pki.route.key);
+    let a = Node::start("A", "", &good);
+    let b = Node::start("B", "", &format!("{good}\n{}", route_to(&a, "")));
+    wait_routed(&a, &b);
+
+    // nats-server loads the certificates at every reload, so the cluster block always
+    // counts as changed.
+    let before = a.server.logs().len();
+    a.reload("", &good, "Reloaded server configuration");
+    assert!(
+        a.server.logs()[before..]
+            .iter()
+            .any(|l| l.ends_with("[INF] Reloaded: cluster")),
+        "{:?}",
+        &a.server.logs()[before..]
+    );
+    // A key that cannot be read fails the whole reload; the routes keep their sessions.
+    let missing = pki.dir.join("missing-key.pem");
+    a.reload(
+        "",
+        &tls(&missing),
+        "[ERR] Failed to reload server configuration",
+    );
+    assert!(a.peers().contains(&b.id));
+    check_flows(&a, &b, "tls.ab");
+    check_flows(&b, &a, "tls.ba");
 }
 
 #[test]
