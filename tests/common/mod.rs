@@ -174,6 +174,11 @@ impl Server {
         Server::spawn(&server_bin(), args, shards, Some(TempConfig::new(conf)))
     }
 
+    /// Starts a given binary with a config file holding `conf` (`-c file`) plus `args`.
+    pub fn start_binary_with_config(bin: &Path, conf: &str, args: &[&str]) -> Server {
+        Server::spawn(bin, args, None, Some(TempConfig::new(conf)))
+    }
+
     /// Starts a given binary (used by the differential tests for the Go server).
     pub fn start_binary(bin: &Path, args: &[&str]) -> Server {
         Server::spawn(bin, args, None, None)
