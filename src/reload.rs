@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use clap::ArgMatches;
-use log::{error, info};
+use log::{error, info, warn};
 
 use crate::wiring::Resolved;
 
@@ -29,6 +29,9 @@ enum Kind {
     /// `no_auth_user`: nats-server refuses any change but dropping it when its user is
     /// gone from the new users.
     NoAuthUser,
+    /// The `cluster {}` block less its routes: reloadable but for the listen address
+    /// (nats-server's `validateClusterOpts`), logged as `Reloaded: cluster`.
+    Cluster,
 }
 
 /// One setting as the diff sees it.
@@ -90,8 +93,90 @@ fn opt_str(s: &Option<String>) -> String {
     s.clone().unwrap_or_default()
 }
 
-/// The settings of `r` in nats-server's `Options` order.
-fn fields(r: &Resolved) -> Vec<Field> {
+/// The route listen host and port as nats-server's reload compares them: none without a
+/// cluster block, and a random port (`-1`) is the port bound at start-up.
+fn cluster_listen(r: &Resolved, bound: Option<u16>) -> (String, i64) {
+    match &r.opts.cluster {
+        None => (String::new(), 0),
+        Some(c) if c.port < 0 => (c.host.clone(), bound.map_or(-1, i64::from)),
+        Some(c) => (c.host.clone(), i64::from(c.port)),
+    }
+}
+
+/// The cluster settings the `Cluster` field compares: all but the routes (their own field).
+fn cluster_value(r: &Resolved, bound: Option<u16>) -> String {
+    let Some(c) = &r.opts.cluster else {
+        return String::new();
+    };
+    let mut c = c.clone();
+    c.routes.clear();
+    c.port = cluster_listen(r, bound).1 as i32;
+    format!("{c:?}")
+}
+
+/// The configured routes, in an order that does not count (nats-server sorts them).
+fn routes_value(r: &Resolved) -> String {
+    let mut v: Vec<String> = r
+        .opts
+        .cluster
+        .iter()
+        .flat_map(|c| c.routes.iter())
+        .map(|u| format!("{u:?}"))
+        .collect();
+    v.sort();
+    v.join(",")
+}
+
+/// nats-server's `validateClusterOpts`: the listen address cannot change, and a new
+/// `advertise` must parse.
+fn validate_cluster(old: &Resolved, new: &Resolved, bound: Option<u16>) -> Result<(), String> {
+    let (oh, op) = cluster_listen(old, bound);
+    let (nh, np) = cluster_listen(new, bound);
+    if oh != nh {
+        return Err(format!(
+            "config reload not supported for cluster host: old={oh}, new={nh}"
+        ));
+    }
+    if op != np {
+        return Err(format!(
+            "config reload not supported for cluster port: old={op}, new={np}"
+        ));
+    }
+    if let Some(a) = new.opts.cluster.as_ref().and_then(|c| c.advertise.as_ref()) {
+        go_check_host_port(a)
+            .map_err(|e| format!("invalid Cluster.Advertise value of {a}, err={e}"))?;
+    }
+    Ok(())
+}
+
+/// The errors of Go's `parseHostPort` (net.SplitHostPort, then strconv.Atoi).
+fn go_check_host_port(s: &str) -> Result<(), String> {
+    let port = if let Some(rest) = s.strip_prefix('[') {
+        match rest.split_once(']') {
+            None => return Err(format!("address {s}: missing ']' in address")),
+            Some((_, "")) => return Ok(()),
+            Some((_, tail)) => match tail.strip_prefix(':') {
+                Some(p) => p,
+                None => return Err(format!("address {s}: missing port in address")),
+            },
+        }
+    } else {
+        match s.matches(':').count() {
+            0 => return Ok(()),
+            1 => s.rsplit_once(':').map_or("", |(_, p)| p),
+            _ => return Err(format!("address {s}: too many colons in address")),
+        }
+    };
+    let p = port.trim();
+    match p.parse::<i64>() {
+        Ok(_) => Ok(()),
+        Err(_) => Err(format!("strconv.Atoi: parsing {p:?}: invalid syntax")),
+    }
+}
+
+/// The settings of `r` in nats-server's `Options` order; `bound` is the route port
+/// bound at start-up.
+fn fields(r: &Resolved, bound: Option<u16>) -> Vec<Field> {
     use Kind::*;
     let o = &r.opts;
     let lo = &r.log;
@@ -179,15 +264,7 @@ fn fields(r: &Resolved) -> Vec<Field> {
         ),
         field("MaxPayload", o.max_payload, Value("max_payload")),
         field("MaxPending", o.max_pending, Fixed),
-        // Routes read their settings at start-up; none of the cluster block reloads yet.
-        field(
-            "Cluster",
-            o.cluster
-                .as_ref()
-                .map(|c| format!("{c:?}"))
-                .unwrap_or_default(),
-            Fixed,
-        ),
+        field("Cluster", cluster_value(r, bound), Cluster),
         field("PidFile", opt_str(&po.pid_file), Value("pid_file")),
         field(
             "PortsFileDir",
@@ -199,6 +276,7 @@ fn fields(r: &Resolved) -> Vec<Field> {
         field("LogMaxFiles", lo.max_files, Fixed),
         field("Syslog", lo.syslog, Value("syslog")),
         field("RemoteSyslog", &lo.remote_syslog, Value("remote_syslog")),
+        field("Routes", routes_value(r), Changed("cluster routes")),
         field(
             "TLSConfig",
             o.tls.as_ref().map(|t| format!("{t:?}")).unwrap_or_default(),
@@ -236,19 +314,30 @@ fn fields(r: &Resolved) -> Vec<Field> {
 }
 
 /// The `Reloaded: ...` lines for going from `old` to `new`, or the error that fails the
-/// reload.
-fn diff(old: &Resolved, new: &Resolved) -> Result<Vec<String>, String> {
+/// reload. `bound` is the route port bound at start-up.
+fn diff(old: &Resolved, new: &Resolved, bound: Option<u16>) -> Result<Vec<String>, String> {
     let mut notes = Vec::new();
-    for (a, b) in fields(old).into_iter().zip(fields(new)) {
+    for (a, b) in fields(old, bound).into_iter().zip(fields(new, bound)) {
         debug_assert_eq!(a.go, b.go);
+        // With route TLS, nats-server sees a new cluster block at every reload (it holds
+        // a freshly loaded certificate), and so do we: the certificates are read again.
+        let route_tls = new.opts.cluster.as_ref().is_some_and(|c| c.tls.is_some());
         match b.kind {
             Kind::Always(text) => notes.push(format!("Reloaded: {text}")),
+            Kind::Cluster if route_tls => {
+                validate_cluster(old, new, bound)?;
+                notes.push("Reloaded: cluster".to_string());
+            }
             _ if a.value == b.value => {}
             Kind::Fixed => {
                 return Err(format!(
                     "config reload not supported for {}: old={}, new={}",
                     a.go, a.value, b.value
                 ))
+            }
+            Kind::Cluster => {
+                validate_cluster(old, new, bound)?;
+                notes.push("Reloaded: cluster".to_string());
             }
             Kind::Value(name) => notes.push(format!("Reloaded: {name} = {}", b.value)),
             Kind::Changed(text) => notes.push(format!("Reloaded: {text}")),
@@ -308,7 +397,8 @@ fn try_reload(
             .collect::<Vec<_>>()
             .join("\n")
     })?;
-    let notes = diff(current, &new)?;
+    let bound = running.route_addr.map(|a| a.port());
+    let notes = diff(current, &new, bound)?;
     let new_log = if new.log != current.log {
         Some(crate::logging::prepare(&new.log)?)
     } else {
@@ -319,6 +409,15 @@ fn try_reload(
     // line goes to the new one.
     for n in &notes {
         info!("{n}");
+        let insecure = new
+            .opts
+            .cluster
+            .as_ref()
+            .and_then(|c| c.tls.as_ref())
+            .is_some_and(|t| t.insecure);
+        if n == "Reloaded: cluster" && insecure {
+            warn!("TLS certificate chain and hostname of solicited routes will not be verified. DO NOT USE IN PRODUCTION!");
+        }
     }
     if let Some(p) = new_log {
         crate::logging::apply(p);
@@ -337,8 +436,29 @@ fn try_reload(
 
 #[cfg(test)]
 mod tests {
-    use super::go_duration;
+    use super::{go_check_host_port, go_duration};
     use std::time::Duration;
+
+    #[test]
+    fn advertise_errors_read_like_go_parse_host_port() {
+        for ok in ["host", "host:4242", "10.0.0.1:1", "[::1]:6222", "[::1]"] {
+            assert_eq!(go_check_host_port(ok), Ok(()), "{ok}");
+        }
+        let cases = [
+            (
+                "bad:host:x",
+                "address bad:host:x: too many colons in address",
+            ),
+            (
+                "host:notaport",
+                "strconv.Atoi: parsing \"notaport\": invalid syntax",
+            ),
+            ("[::1", "address [::1: missing ']' in address"),
+        ];
+        for (s, want) in cases {
+            assert_eq!(go_check_host_port(s).unwrap_err(), want, "{s}");
+        }
+    }
 
     #[test]
     fn durations_print_like_go() {

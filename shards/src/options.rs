@@ -109,7 +109,7 @@ pub struct TlsOpts {
 }
 
 /// Route settings (spec §4.4 and the cluster flags of §3).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ClusterOpts {
     /// `name` / `--cluster_name`; `None` makes a dynamic name (which may adopt a peer's).
     pub name: Option<String>,

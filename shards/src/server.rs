@@ -78,6 +78,13 @@ impl Running {
             Some(t) => Some(crate::tls::build(t).map_err(|e| e.to_string())?),
             None => None,
         };
+        // Route certificates likewise, for routes that connect from now on.
+        let route_tls = match opts.cluster.as_ref().and_then(|c| c.tls.as_ref()) {
+            Some(t) => Some(Arc::new(
+                crate::tls::build_route(t).map_err(|e| e.to_string())?,
+            )),
+            None => None,
+        };
         self.shared.tls.set(tls);
         // nats-server closes clients until it is within a lowered max_connections; the
         // shards close their share once they see the new options.
@@ -87,6 +94,7 @@ impl Running {
         if excess > 0 {
             log::info!("Closed {excess} connections to fall within max_connections");
         }
+        self.shared.set_route_tls(route_tls);
         let gen = self.shared.set_opts(opts);
         // Like nats-server, return once the new settings are in force everywhere: every
         // client shard has picked them up (within its poll interval) and acted on them.
@@ -355,6 +363,7 @@ pub fn start(mut opts: Options) -> Result<Running, StartError> {
         members,
         client_advertise,
     ));
+    shared.set_route_tls(route_tls.clone());
 
     let mut mesh_ends = mesh::build(members);
     let control_ends = (members > n).then(|| mesh_ends.pop().expect("the control member"));
@@ -508,6 +517,7 @@ fn start_routes(shared: &Arc<Shared>, r: RouteSetup) -> Rc<Router> {
     let listener = unsafe { glommio::net::TcpListener::from_raw_fd(r.sock.into_raw_fd()) };
     glommio::spawn_local(router.clone().accept_loop(listener)).detach();
     glommio::spawn_local(router.clone().watch_lame_duck()).detach();
+    glommio::spawn_local(router.clone().watch_reload()).detach();
     crate::route::solicit::start(&router);
     router
 }

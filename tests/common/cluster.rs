@@ -91,7 +91,8 @@ fn ours(kind: Kind) -> bool {
     kind == Kind::Tested && !is_go()
 }
 
-fn port_after(line: &str, needle: &str) -> u16 {
+/// The port number that follows `needle` in a log line.
+pub fn port_after(line: &str, needle: &str) -> u16 {
     line.split(needle)
         .nth(1)
         .map(|r| {

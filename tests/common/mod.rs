@@ -174,6 +174,11 @@ impl Server {
         Server::spawn(&server_bin(), args, shards, Some(TempConfig::new(conf)))
     }
 
+    /// Starts a given binary with a config file holding `conf` (`-c file`) plus `args`.
+    pub fn start_binary_with_config(bin: &Path, conf: &str, args: &[&str]) -> Server {
+        Server::spawn(bin, args, None, Some(TempConfig::new(conf)))
+    }
+
     /// Starts a given binary (used by the differential tests for the Go server).
     pub fn start_binary(bin: &Path, args: &[&str]) -> Server {
         Server::spawn(bin, args, None, None)
@@ -281,6 +286,35 @@ impl Server {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Sends the process a signal.
+    pub fn signal(&self, sig: libc::c_int) {
+        // SAFETY: kill(2) on the child we started.
+        let rc = unsafe { libc::kill(self.pid() as libc::pid_t, sig) };
+        assert_eq!(rc, 0, "kill failed");
+    }
+
+    /// Rewrites the config file, sends SIGHUP and returns the first later log line that
+    /// contains `outcome` (panics after a few seconds without one).
+    #[track_caller]
+    pub fn reload(&self, conf: &str, outcome: &str) -> String {
+        let before = self.logs().len();
+        std::fs::write(self.config_path(), conf).expect("rewrite config");
+        self.signal(libc::SIGHUP);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let logs = self.logs();
+            if let Some(l) = logs[before..].iter().find(|l| l.contains(outcome)) {
+                return l.clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {outcome:?} after SIGHUP; logs:\n{}",
+                logs.join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// Waits up to `timeout` for the server to exit by itself.

@@ -71,7 +71,7 @@ pub fn routez(
 /// `/varz` `cluster`: name, listen address, port, auth timeout, the configured routes and
 /// route TLS.
 pub fn varz_cluster(r: &Router) -> Value {
-    let c = &r.copts;
+    let c = r.copts();
     let mut v = json!({
         "name": r.st.borrow().cluster_name,
         "addr": c.host,

@@ -61,6 +61,8 @@ pub enum RouteClose {
     SlowConsumerPendingBytes,
     SlowConsumerWriteDeadline,
     TlsHandshakeError,
+    /// A reload dropped the route from `routes` (nats-server's `RouteRemoved`).
+    RouteRemoved,
 }
 
 impl RouteClose {
@@ -82,6 +84,7 @@ impl RouteClose {
             RouteClose::SlowConsumerPendingBytes => "Slow Consumer (Pending Bytes)",
             RouteClose::SlowConsumerWriteDeadline => "Slow Consumer (Write Deadline)",
             RouteClose::TlsHandshakeError => "TLS Handshake Failure",
+            RouteClose::RouteRemoved => "Route Removed",
         }
     }
 }
@@ -100,6 +103,13 @@ pub struct RouteState {
     pub solicit: Option<Solicit>,
     /// Reconnect even as an accepted route (it replaced a dialled duplicate).
     pub(super) retry: bool,
+    /// Never dial again once closed: a reload removed it, or no longer admits it
+    /// (nats-server's `setNoReconnect`).
+    pub(super) no_reconnect: bool,
+    /// The credentials of the peer's CONNECT (accepted routes), checked again when a
+    /// reload changes `cluster { authorization }`.
+    pub(super) connect_user: String,
+    pub(super) connect_pass: String,
     pub(super) connect_received: bool,
     pub(super) info_received: bool,
     pub registered: bool,
@@ -112,6 +122,8 @@ pub struct RouteState {
     /// lame duck mode.
     pub(super) connect_urls: Vec<String>,
     pub(super) ldm: bool,
+    /// The peer's cluster permissions as its INFO gave them (`import`, `export`).
+    pub(super) perms: (Option<super::info::PermJson>, Option<super::info::PermJson>),
     /// The peer's interest on this route: weight per (subject, queue).
     pub(super) subs: FxMap<(Bytes, Option<Bytes>), u32>,
     pub(super) pings_out: u32,
@@ -216,6 +228,11 @@ impl Route {
         if let Some(w) = st.writer.take() {
             w.wake();
         }
+    }
+
+    /// Closed from now on, this route is not dialled again.
+    pub(super) fn set_no_reconnect(&self) {
+        self.st.borrow_mut().no_reconnect = true;
     }
 
     /// Starts closing (the first reason wins).
@@ -328,7 +345,7 @@ pub async fn serve(router: Rc<Router>, tcp: TcpStream, solicit: Option<Solicit>)
         .peer_addr()
         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
     let fd = tcp.as_raw_fd();
-    let stream = match router.tls.clone() {
+    let stream = match router.tls() {
         None => Transport::Plain(tcp),
         Some(cfg) => {
             let prefix = format!("{peer} - rid:{rid}");
@@ -373,6 +390,9 @@ pub async fn serve(router: Rc<Router>, tcp: TcpStream, solicit: Option<Solicit>)
             done_waker: None,
             solicit,
             retry: false,
+            no_reconnect: false,
+            connect_user: String::new(),
+            connect_pass: String::new(),
             connect_received: false,
             info_received: false,
             registered: false,
@@ -382,6 +402,7 @@ pub async fn serve(router: Rc<Router>, tcp: TcpStream, solicit: Option<Solicit>)
             headers: false,
             connect_urls: Vec::new(),
             ldm: false,
+            perms: (None, None),
             subs: FxMap::default(),
             pings_out: 0,
             rtt_start: None,
@@ -406,7 +427,7 @@ pub async fn serve(router: Rc<Router>, tcp: TcpStream, solicit: Option<Solicit>)
                 echo: true,
                 user: url.user.clone().unwrap_or_default(),
                 pass: url.password.clone().unwrap_or_default(),
-                tls_required: router.tls.is_some(),
+                tls_required: router.tls().is_some(),
                 headers: !shared.opts().no_header_support,
                 name: shared.server_id.clone(),
                 cluster: st.cluster_name.clone(),
@@ -423,7 +444,7 @@ pub async fn serve(router: Rc<Router>, tcp: TcpStream, solicit: Option<Solicit>)
     let stream: Stream = Rc::new(RefCell::new(stream));
     glommio::spawn_local(writer(router.clone(), route.clone(), stream.clone())).detach();
     glommio::spawn_local(pinger(router.clone(), route.clone())).detach();
-    if !dialled && router.copts.user.is_some() {
+    if !dialled && router.copts().user.is_some() {
         glommio::spawn_local(auth_timer(router.clone(), route.clone())).detach();
     }
     reader(&router, &route, &stream).await;
@@ -440,7 +461,7 @@ pub async fn serve(router: Rc<Router>, tcp: TcpStream, solicit: Option<Solicit>)
     })
     .await;
     router.remove(key, &route);
-    let (reason, name, remote_id, sol, retry, url) = {
+    let (reason, name, remote_id, sol, retry, url, no_reconnect) = {
         let st = route.st.borrow();
         (
             st.closing.unwrap_or(RouteClose::ClientClosed),
@@ -449,6 +470,7 @@ pub async fn serve(router: Rc<Router>, tcp: TcpStream, solicit: Option<Solicit>)
             st.solicit.clone(),
             st.retry,
             st.remote_url.clone(),
+            st.no_reconnect,
         )
     };
     if name.is_empty() {
@@ -465,7 +487,7 @@ pub async fn serve(router: Rc<Router>, tcp: TcpStream, solicit: Option<Solicit>)
             name
         );
     }
-    if remote_id == shared.server_id {
+    if remote_id == shared.server_id || no_reconnect {
         return;
     }
     let target = match (sol, retry, url) {
@@ -479,6 +501,9 @@ pub async fn serve(router: Rc<Router>, tcp: TcpStream, solicit: Option<Solicit>)
         _ => None,
     };
     let Some(target) = target else { return };
+    if target.explicit && !solicit::still_configured(&router, &target.url) {
+        return;
+    }
     if !remote_id.is_empty() && router.st.borrow().by_id.contains_key(&remote_id) {
         debug!("Not attempting reconnect for solicited route, already connected to {remote_id:?}");
         return;
@@ -492,7 +517,8 @@ pub async fn serve(router: Rc<Router>, tcp: TcpStream, solicit: Option<Solicit>)
 
 /// RT-02: an accepted route has `authorization { timeout }` to send a valid CONNECT.
 async fn auth_timer(router: Rc<Router>, route: Rc<Route>) {
-    Timer::new(router.copts.auth_timeout).await;
+    let timeout = router.copts().auth_timeout;
+    Timer::new(timeout).await;
     if !route.st.borrow().connect_received && !route.is_closing() {
         error!("{} - Authentication Timeout", route.prefix());
         route.queue_err("Authentication Timeout");
@@ -576,8 +602,9 @@ async fn reader(router: &Rc<Router>, route: &Rc<Route>, stream: &Stream) {
 /// Route PINGs (RT-06): the first after a second, then every `ping_interval` (at most
 /// 30 s); `ping_max` unanswered ones close the route as stale.
 async fn pinger(router: Rc<Router>, route: Rc<Route>) {
-    let interval = router.copts.ping_interval.min(ROUTE_MAX_PING_INTERVAL);
-    let mut next = Instant::now() + FIRST_ROUTE_PING_INTERVAL.min(interval);
+    // Read at every round, so a reloaded ping_interval/ping_max applies to open routes.
+    let interval = || router.copts().ping_interval.min(ROUTE_MAX_PING_INTERVAL);
+    let mut next = Instant::now() + FIRST_ROUTE_PING_INTERVAL.min(interval());
     loop {
         let closed = or(
             async {
@@ -598,10 +625,11 @@ async fn pinger(router: Rc<Router>, route: Rc<Route>) {
         if closed {
             return;
         }
-        next = Instant::now() + interval;
+        next = Instant::now() + interval();
+        let ping_max = router.copts().ping_max;
         let stale = {
             let mut st = route.st.borrow_mut();
-            if st.pings_out + 1 > router.copts.ping_max {
+            if st.pings_out + 1 > ping_max {
                 true
             } else {
                 st.pings_out += 1;
@@ -620,7 +648,6 @@ async fn pinger(router: Rc<Router>, route: Rc<Route>) {
 }
 
 async fn writer(router: Rc<Router>, route: Rc<Route>, stream: Stream) {
-    let deadline = router.copts.write_deadline;
     let mut spare: Vec<u8> = Vec::new();
     loop {
         let closing = poll_fn(|cx| {
@@ -638,6 +665,7 @@ async fn writer(router: Rc<Router>, route: Rc<Route>, stream: Stream) {
         if closing {
             break;
         }
+        let deadline = router.copts().write_deadline;
         {
             let mut st = route.st.borrow_mut();
             std::mem::swap(&mut st.out, &mut spare);

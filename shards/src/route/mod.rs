@@ -24,12 +24,14 @@
 //! - [`conn`]: one route connection (reader, writer, pinger).
 //! - `ops`: what a route says: the handshake, gossip, interest and messages.
 //! - [`solicit`]: dialling explicit and gossiped routes, and reconnecting them.
+//! - `reload`: putting a reloaded `cluster {}` block in force (spec §4.7).
 //! - [`tls`]: the TLS handshake that starts every route when `cluster { tls {} }` is set.
 
 pub mod conn;
 pub mod info;
 mod ops;
 pub mod proto;
+mod reload;
 pub mod solicit;
 pub mod tls;
 
@@ -114,7 +116,8 @@ impl Traffic {
 /// The routes of this server.
 pub struct Router {
     pub shared: Arc<Shared>,
-    pub copts: ClusterOpts,
+    /// The `cluster {}` settings in force; a reload replaces them whole (see `reload`).
+    copts: RefCell<Rc<ClusterOpts>>,
     /// This member's id in the mesh (`nshards`).
     pub me: usize,
     /// The route listener's bound address.
@@ -125,8 +128,9 @@ pub struct Router {
     pub self_addrs: Vec<SocketAddr>,
     pub st: RefCell<RouterState>,
     rng: Cell<u64>,
-    /// Route TLS (`cluster { tls {} }`): every route starts with a TLS handshake.
-    pub tls: Option<Arc<crate::tls::RouteTlsConfigs>>,
+    /// Route TLS (`cluster { tls {} }`): every route starts with a TLS handshake. A reload
+    /// replaces it; routes already up keep the session they have.
+    tls: RefCell<Option<Arc<crate::tls::RouteTlsConfigs>>>,
     /// The name a dialled route's certificate is checked against when we dial an IP
     /// address (see [`tls`]); forgotten after a certificate that lacks it.
     pub tls_name: RefCell<Option<String>>,
@@ -177,10 +181,20 @@ impl Router {
             }),
             rng: Cell::new(solicit::seed()),
             tls_name: RefCell::new(tls::first_route_name(&copts.routes)),
-            tls,
-            copts,
+            tls: RefCell::new(tls),
+            copts: RefCell::new(Rc::new(copts)),
             shared,
         })
+    }
+
+    /// The `cluster {}` settings in force now.
+    pub fn copts(&self) -> Rc<ClusterOpts> {
+        self.copts.borrow().clone()
+    }
+
+    /// The route TLS configuration in force now, if routes run TLS.
+    pub fn tls(&self) -> Option<Arc<crate::tls::RouteTlsConfigs>> {
+        self.tls.borrow().clone()
     }
 
     /// A cheap random number below `n` (xorshift).
@@ -197,14 +211,16 @@ impl Router {
     pub fn info(&self) -> RouteInfo {
         let sh = &self.shared;
         let st = self.st.borrow();
-        let (host, port, ip) = match &self.copts.advertise {
+        let copts = self.copts();
+        let tls = self.tls.borrow().is_some();
+        let (host, port, ip) = match &copts.advertise {
             Some(a) => {
                 let (h, p) = crate::options::split_host_port(a, self.listen.port())
                     .unwrap_or_else(|| (a.clone(), self.listen.port()));
                 let ip = format!("nats-route://{}/", join_host_port(&h, p));
                 (h, p, ip)
             }
-            None => (self.copts.host.clone(), self.listen.port(), String::new()),
+            None => (copts.host.clone(), self.listen.port(), String::new()),
         };
         RouteInfo {
             server_id: sh.server_id.clone(),
@@ -215,20 +231,20 @@ impl Router {
             host,
             port,
             headers: !sh.opts().no_header_support,
-            auth_required: self.copts.user.is_some(),
-            tls_required: self.tls.is_some(),
-            tls_verify: self.tls.is_some(),
+            auth_required: copts.user.is_some(),
+            tls_required: tls,
+            tls_verify: tls,
             max_payload: sh.opts().max_payload as i64,
             ip,
             cluster: st.cluster_name.clone(),
             cluster_dynamic: st.dynamic,
-            connect_urls: if self.copts.no_advertise {
+            connect_urls: if copts.no_advertise {
                 Vec::new()
             } else {
                 self.client_urls.clone()
             },
-            import: self.copts.import.as_ref().map(Into::into),
-            export: self.copts.export.as_ref().map(Into::into),
+            import: copts.import.as_ref().map(Into::into),
+            export: copts.export.as_ref().map(Into::into),
             ..Default::default()
         }
     }
@@ -342,7 +358,7 @@ impl Router {
             }
             _ => return,
         };
-        if !allowed(self.copts.import.as_ref(), &key.0) {
+        if !allowed(self.copts.borrow().import.as_ref(), &key.0) {
             return;
         }
         for (_, r) in st.routes.iter() {
@@ -380,7 +396,7 @@ impl Router {
         if targets.is_empty() {
             return;
         }
-        if !allowed(self.copts.export.as_ref(), m.subject) {
+        if !allowed(self.copts.borrow().export.as_ref(), m.subject) {
             return;
         }
         let out = proto::OutMsg {
@@ -406,7 +422,7 @@ impl Router {
         if m.account != proto::GLOBAL_ACCOUNT {
             return;
         }
-        if !allowed(self.copts.import.as_ref(), m.subject) {
+        if !allowed(self.copts.borrow().import.as_ref(), m.subject) {
             return;
         }
         let mut st = self.st.borrow_mut();
@@ -514,15 +530,16 @@ impl Router {
 
     /// Whether a peer's RS+ for `subject` may be accepted (we export only what is allowed).
     pub fn can_export(&self, subject: &[u8]) -> bool {
-        allowed(self.copts.export.as_ref(), subject)
+        allowed(self.copts.borrow().export.as_ref(), subject)
     }
 
     /// Every local interest as RS+ lines, sent once to a newly registered route (RT-06).
     pub fn all_interest(&self) -> Vec<u8> {
         let st = self.st.borrow();
+        let copts = self.copts();
         let mut out = Vec::new();
         for ((s, q), n) in st.local.iter() {
-            if !allowed(self.copts.import.as_ref(), s) {
+            if !allowed(copts.import.as_ref(), s) {
                 continue;
             }
             proto::rs_plus(&mut out, s, q.as_deref().map(|q| (q, *n)));
@@ -536,7 +553,7 @@ impl Router {
         let st = &mut *st;
         let mut urls: Vec<String> = Vec::new();
         let mut own_urls = 0;
-        if st.ever_routed && !self.copts.no_advertise {
+        if st.ever_routed && !self.copts.borrow().no_advertise {
             urls.extend(self.client_urls.iter().cloned());
             own_urls = urls.len();
             for (_, r) in st.routes.iter() {

@@ -188,26 +188,14 @@ pub(super) async fn handle_connect(
         return Err(RouteClose::WrongGateway);
     }
     // RT-03: the single cluster user; its password may be a bcrypt hash (AU-02).
-    if let Some(user) = &router.copts.user {
-        let pass = router.copts.password.clone().unwrap_or_default();
-        let ok = if c.user != *user {
-            false
-        } else if auth::is_bcrypt(&pass) {
-            let given = c.pass.clone();
-            glommio::executor()
-                .spawn_blocking(move || auth::compare(&pass, &given))
-                .await
-        } else {
-            auth::plain_equal(&pass, &c.pass)
-        };
+    if router.copts().user.is_some() {
+        let ok = authorized(router, &c.user, &c.pass).await;
         if route.is_closing() {
             // The auth timer fired while bcrypt ran.
             return Ok(());
         }
         if !ok {
-            error!("{} - authentication error", route.prefix());
-            route.queue_err("Authorization Violation");
-            return Err(RouteClose::AuthenticationViolation);
+            return Err(auth_violation(route, &c.user));
         }
     }
     let ours = router.st.borrow().cluster_name.clone();
@@ -227,9 +215,48 @@ pub(super) async fn handle_connect(
     }
     let mut st = route.st.borrow_mut();
     st.connect_received = true;
+    st.connect_user = c.user;
+    st.connect_pass = c.pass;
     st.remote_id = c.name;
     st.headers = c.headers && !router.shared.opts().no_header_support;
     Ok(())
+}
+
+/// Refuses a route whose credentials `cluster { authorization }` does not admit, as
+/// nats-server's `authViolation`: logged (with the user it gave), `-ERR`, closed.
+pub(super) fn auth_violation(route: &Route, user: &str) -> RouteClose {
+    if user.is_empty() {
+        error!("{} - authentication error", route.prefix());
+    } else {
+        error!(
+            "{} - authentication error - User {:?}",
+            route.prefix(),
+            user
+        );
+    }
+    route.queue_err("Authorization Violation");
+    RouteClose::AuthenticationViolation
+}
+
+/// Whether `user`/`pass` pass `cluster { authorization }` as it is now (nats-server's
+/// `isRouterAuthorized`); a bcrypt password is compared off the executor.
+pub(super) async fn authorized(router: &Router, user: &str, pass: &str) -> bool {
+    let copts = router.copts();
+    let Some(want) = &copts.user else {
+        return true;
+    };
+    if user != want {
+        return false;
+    }
+    let hash = copts.password.clone().unwrap_or_default();
+    if auth::is_bcrypt(&hash) {
+        let given = pass.to_string();
+        glommio::executor()
+            .spawn_blocking(move || auth::compare(&hash, &given))
+            .await
+    } else {
+        auth::plain_equal(&hash, pass)
+    }
 }
 
 fn handle_info(router: &Rc<Router>, route: &Rc<Route>, json: &[u8]) -> Result<(), RouteClose> {
@@ -291,6 +318,7 @@ fn handle_info(router: &Rc<Router>, route: &Rc<Route>, json: &[u8]) -> Result<()
         st.headers = info.headers && !sh.opts().no_header_support;
         st.connect_urls = info.connect_urls.clone();
         st.ldm = info.ldm;
+        st.perms = (info.import.clone(), info.export.clone());
         if st.remote_url.is_none() {
             st.remote_url = Some(match &st.solicit {
                 Some(s) => s.url.clone(),
@@ -321,14 +349,25 @@ fn async_info(router: &Rc<Router>, route: &Rc<Route>, info: &RouteInfo) -> Resul
         solicit::implicit(router, info);
         return Ok(());
     }
-    let changed = {
+    let (changed, perms_changed) = {
         let mut st = route.st.borrow_mut();
         let changed = st.ldm != info.ldm;
         st.ldm = info.ldm;
-        changed
+        let perms = (info.import.clone(), info.export.clone());
+        let perms_changed = st.perms != perms;
+        st.perms = perms;
+        (changed, perms_changed)
     };
-    if changed && !router.copts.no_advertise {
+    if changed && !router.copts().no_advertise {
         router.publish_view();
+    }
+    // The peer reloaded its cluster permissions: send our interest again, so what it may
+    // now take reaches it (RS+ for interest it already has changes nothing there).
+    if perms_changed && route.is_registered() {
+        let subs = router.all_interest();
+        if !subs.is_empty() {
+            route.queue_proto(&subs);
+        }
     }
     Ok(())
 }

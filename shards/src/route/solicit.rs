@@ -31,7 +31,7 @@ pub struct Solicit {
 
 /// Starts dialling every configured route.
 pub fn start(router: &Rc<Router>) {
-    for url in router.copts.routes.clone() {
+    for url in router.copts().routes.clone() {
         let s = Solicit {
             url,
             explicit: true,
@@ -77,8 +77,9 @@ pub fn implicit(router: &Rc<Router>, info: &RouteInfo) {
         return;
     }
     if info.auth_required {
-        url.user = router.copts.user.clone();
-        url.password = router.copts.password.clone();
+        let copts = router.copts();
+        url.user = copts.user.clone();
+        url.password = copts.password.clone();
     }
     router.st.borrow_mut().dialling.push(info.server_id.clone());
     let s = Solicit {
@@ -102,10 +103,16 @@ fn is_configured(router: &Router, info: &RouteInfo) -> bool {
     let two = RouteUrl::parse(&info.ip)
         .ok()
         .map(|u| format!("{}:{}", u.host, info.port).to_lowercase());
-    router.copts.routes.iter().any(|r| {
+    router.copts().routes.iter().any(|r| {
         let h = format!("{}:{}", r.host, r.port).to_lowercase();
         h == one || Some(&h) == two.as_ref()
     })
+}
+
+/// Whether `url` is still among the configured routes (nats-server's `routeStillValid`):
+/// an explicit route a reload removed is no longer dialled.
+pub fn still_configured(router: &Router, url: &RouteUrl) -> bool {
+    router.copts().routes.contains(url)
 }
 
 /// Dials `s` until connected, or until an implicit route has used its `connect_retries`.
@@ -116,6 +123,10 @@ pub async fn connect(router: Rc<Router>, s: Solicit, first: bool, implicit_id: O
     let mut attempts: u64 = 0;
     let mut delay = DEFAULT_ROUTE_CONNECT;
     loop {
+        if s.explicit && !still_configured(&router, &s.url) {
+            debug!("Not attempting to connect to route {hp}, it is no longer configured");
+            break;
+        }
         let res = match resolve(&s.url).await {
             Ok(addrs) => {
                 // A route to one of our own addresses is skipped quietly (spec §4.4).
@@ -146,11 +157,11 @@ pub async fn connect(router: Rc<Router>, s: Solicit, first: bool, implicit_id: O
                 } else {
                     debug!("Error trying to connect to route (attempt {attempts}): {e}");
                 }
-                if !s.explicit && attempts > u64::from(router.copts.connect_retries) {
+                if !s.explicit && attempts > u64::from(router.copts().connect_retries) {
                     break;
                 }
                 sleep(delay).await;
-                if router.copts.connect_backoff {
+                if router.copts().connect_backoff {
                     delay = (delay * 2).min(DEFAULT_ROUTE_CONNECT_MAX);
                 }
             }

@@ -65,8 +65,9 @@ pub struct Shared {
     current: RwLock<Arc<Options>>,
     /// Bumped by every reload, so a shard notices with one relaxed load.
     opts_gen: AtomicU64,
-    /// The reload generation each client shard has put in force (clients re-judged,
-    /// limits applied), so a reload can wait for all of them as nats-server's does.
+    /// The reload generation each mesh member has put in force (clients re-judged, limits
+    /// applied, routes changed), so a reload can wait for all of them as nats-server's
+    /// does. Indexed like the mesh: client shards, then the control shard's router.
     pub opts_applied: Vec<AtomicU64>,
     /// Lame duck mode (spec AI-02), driven by the binary's signal handling.
     pub ldm: LameDuck,
@@ -93,6 +94,9 @@ pub struct Shared {
     pub start: std::time::SystemTime,
     /// The TLS configurations in force (client and HTTPS monitor), when `tls` is set.
     pub tls: crate::tls::TlsSwap,
+    /// The route TLS configuration in force, when `cluster { tls {} }` is set; a reload
+    /// replaces it and the router takes it with the new options.
+    route_tls: RwLock<Option<Arc<crate::tls::RouteTlsConfigs>>>,
 }
 
 impl Shared {
@@ -111,7 +115,7 @@ impl Shared {
         Shared {
             current: RwLock::new(Arc::new(opts)),
             opts_gen: AtomicU64::new(0),
-            opts_applied: (0..nshards).map(|_| AtomicU64::new(0)).collect(),
+            opts_applied: (0..members).map(|_| AtomicU64::new(0)).collect(),
             ldm: LameDuck::default(),
             server_id,
             server_name,
@@ -123,9 +127,28 @@ impl Shared {
             stats: (0..nshards).map(|_| Default::default()).collect(),
             start: std::time::SystemTime::now(),
             tls,
+            route_tls: RwLock::new(None),
             members,
             client_advertise,
         }
+    }
+
+    /// The reload generation: bumped by every [`Shared::set_opts`].
+    pub fn opts_generation(&self) -> u64 {
+        self.opts_gen.load(Ordering::Acquire)
+    }
+
+    /// The route TLS configuration in force.
+    pub fn route_tls(&self) -> Option<Arc<crate::tls::RouteTlsConfigs>> {
+        self.route_tls
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Replaces the route TLS configuration (start-up and reload, before the options).
+    pub fn set_route_tls(&self, t: Option<Arc<crate::tls::RouteTlsConfigs>>) {
+        *self.route_tls.write().unwrap_or_else(|e| e.into_inner()) = t;
     }
 
     /// The options in force now.
