@@ -56,10 +56,15 @@ async fn nats_connect(
 
 /// A message goes from the client back to itself through the server.
 async fn round_trip(client: &async_nats::Client) {
-    let mut sub = client.subscribe("tls.echo").await.expect("subscribe");
+    round_trip_on(client, "tls.echo").await;
+}
+
+/// [`round_trip`] on a given subject.
+async fn round_trip_on(client: &async_nats::Client, subject: &'static str) {
+    let mut sub = client.subscribe(subject).await.expect("subscribe");
     client.flush().await.expect("flush");
     client
-        .publish("tls.echo", "over tls".into())
+        .publish(subject, "over tls".into())
         .await
         .expect("publish");
     let m = tokio::time::timeout(WAIT, sub.next())
@@ -67,6 +72,19 @@ async fn round_trip(client: &async_nats::Client) {
         .expect("message in time")
         .expect("subscription open");
     assert_eq!(&m.payload[..], b"over tls");
+}
+
+/// `/connz?auth=true` from the plain HTTP monitor on `mport`.
+fn connz_auth(mport: u16) -> Value {
+    let mut tcp = TcpStream::connect(("127.0.0.1", mport)).unwrap();
+    std::io::Write::write_all(
+        &mut tcp,
+        b"GET /connz?auth=true HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let text = String::from_utf8_lossy(&read_to_close(&mut tcp)).into_owned();
+    let json = &text[text.find('{').unwrap()..=text.rfind('}').unwrap()];
+    serde_json::from_str(json).expect("connz json")
 }
 
 /// Reads until EOF; returns what came (a reset counts as the end too).
@@ -417,15 +435,7 @@ async fn connz_shows_the_tls_version_and_cipher() {
         .await
         .expect("connect");
     round_trip(&client).await;
-    let mut tcp = TcpStream::connect(("127.0.0.1", mport)).unwrap();
-    std::io::Write::write_all(
-        &mut tcp,
-        b"GET /connz?auth=true HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    )
-    .unwrap();
-    let text = String::from_utf8_lossy(&read_to_close(&mut tcp)).into_owned();
-    let json = &text[text.find('{').unwrap()..=text.rfind('}').unwrap()];
-    let v: Value = serde_json::from_str(json).expect("connz json");
+    let v = connz_auth(mport);
     let c = &v["connections"][0];
     assert_eq!(c["tls_version"], Value::from("1.3"));
     assert!(c["tls_cipher_suite"]
@@ -556,32 +566,15 @@ async fn verify_and_map_names_the_user_from_the_client_certificate() {
     let alice = nats_connect(&server, &pki, Some(&pki.alice), false)
         .await
         .expect("alice connects");
-    let mut sub = alice.subscribe("alice.in").await.expect("subscribe");
-    alice
-        .publish("alice.in", "hi".into())
-        .await
-        .expect("publish");
-    let m = tokio::time::timeout(WAIT, sub.next())
-        .await
-        .expect("message in time")
-        .expect("subscription open");
-    assert_eq!(&m.payload[..], b"hi");
-    let mut tcp = TcpStream::connect(("127.0.0.1", mport)).unwrap();
-    std::io::Write::write_all(
-        &mut tcp,
-        b"GET /connz?auth=true HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    )
-    .unwrap();
-    let text = String::from_utf8_lossy(&read_to_close(&mut tcp)).into_owned();
-    let json = &text[text.find('{').unwrap()..=text.rfind('}').unwrap()];
-    let v: Value = serde_json::from_str(json).expect("connz json");
+    round_trip_on(&alice, "alice.in").await;
+    let v = connz_auth(mport);
     let users: Vec<&Value> = v["connections"]
         .as_array()
         .expect("connections")
         .iter()
         .map(|c| &c["authorized_user"])
         .collect();
-    assert_eq!(users, vec![&Value::from("alice@example.com")], "{json}");
+    assert_eq!(users, vec![&Value::from("alice@example.com")], "{v}");
 }
 
 fn run_fail(args: &[&str]) -> (Option<i32>, String) {
