@@ -160,7 +160,7 @@ impl Shard {
             name: st.opts.name.clone(),
             lang: st.opts.lang.clone(),
             version: st.opts.version.clone(),
-            user: super::conn::raw_auth_user(&st.opts).to_string(),
+            user: super::connect::raw_auth_user(&st.opts).to_string(),
             subs: Vec::new(),
             stop: None,
             reason: None,

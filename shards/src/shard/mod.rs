@@ -1,7 +1,9 @@
 //! One shard: the state a pinned core owns, and message delivery.
 //!
 //! # What a shard owns
-//! - the client connections its listener accepted ([`conn`]),
+//! - the client connections its listener accepted ([`conn`]; their TLS in [`handshake`], their
+//!   CONNECT and authentication in [`connect`], and what a reload does to them in `reauth` and
+//!   [`housekeeping`]),
 //! - its subscriptions and their index (`local`),
 //! - its copy of the other shards' interest (`remote`), built from their `Interest` messages,
 //! - one outbox per other shard, drained by a pump task into the SPSC channel ([`mesh`]).
@@ -23,6 +25,7 @@
 //! messages like any other member. Without one, `members == nshards` and nothing changes.
 
 pub mod conn;
+pub mod connect;
 pub mod control;
 pub mod handshake;
 pub mod housekeeping;

@@ -24,7 +24,8 @@ use std::rc::Rc;
 
 use log::info;
 
-use super::conn::{self, Conn};
+use super::conn::Conn;
+use super::connect;
 use super::Shard;
 use crate::auth::{self, Verdict};
 use crate::protocol::CloseReason;
@@ -43,7 +44,7 @@ impl Shard {
             }
             match self.recheck(&c) {
                 Verdict::Ok(a) => self.apply(&c, a),
-                Verdict::Denied => conn::refuse(&c),
+                Verdict::Denied => connect::refuse(&c),
                 Verdict::Bcrypt { hash, given, then } => {
                     let shard = self.clone();
                     glommio::spawn_local(async move {
@@ -56,7 +57,7 @@ impl Shard {
                         if ok {
                             shard.apply(&c, then);
                         } else {
-                            conn::refuse(&c);
+                            connect::refuse(&c);
                         }
                     })
                     .detach();
@@ -88,15 +89,19 @@ impl Shard {
         };
         let mut st = c.st.borrow_mut();
         let st = &mut *st;
-        let id = conn::cert_identity(&opts, st);
-        a.check_mapped(&mut st.opts, &st.nonce, conn::cert_map(&opts, id.as_ref()))
+        let id = connect::cert_identity(&opts, st);
+        a.check_mapped(
+            &mut st.opts,
+            &st.nonce,
+            connect::cert_map(&opts, id.as_ref()),
+        )
     }
 
     /// Installs the new permissions and removes the subscriptions they deny.
     fn apply(&self, c: &Rc<Conn>, a: auth::Authed) {
         let mut subs: Vec<(Box<[u8]>, super::SubKey)> = {
             let mut st = c.st.borrow_mut();
-            conn::set_perms(c, &mut st, a);
+            connect::set_perms(c, &mut st, a);
             if st.perms.is_none() {
                 Vec::new()
             } else {
@@ -134,7 +139,7 @@ impl Shard {
             c.st.borrow_mut().subs.remove(&sid);
             self.remove_sub(key);
             let (s, sid) = (auth::go_quote(&subject), auth::go_quote(&sid));
-            let who = conn::auth_user_label(&c.st.borrow().opts);
+            let who = connect::auth_user_label(&c.st.borrow().opts);
             match queue {
                 None => {
                     c.queue_err(
