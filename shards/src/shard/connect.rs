@@ -2,7 +2,7 @@
 //! CONNECT options, the credentials checked against [`crate::auth`] (bcrypt on the shard's
 //! blocking thread), `verify_and_map` from the TLS client certificate, the `no_auth_user`
 //! stand-in for a client whose first operation is not CONNECT, and the pieces a reload
-//! re-uses to judge connected clients again ([`super::reauth`]).
+//! re-uses to judge connected clients again (`reauth.rs`).
 
 use std::rc::Rc;
 use std::time::Instant;
