@@ -270,7 +270,11 @@ impl Router {
         }
         let frozen = st.arena.split().freeze();
         // Room for a batch like this one, so the arena does not grow by copying.
-        st.arena.reserve(frozen.len().clamp(crate::shard::ARENA_MIN, crate::shard::ARENA_FLUSH));
+        st.arena.reserve(
+            frozen
+                .len()
+                .clamp(crate::shard::ARENA_MIN, crate::shard::ARENA_FLUSH),
+        );
         for (to, start, end, mut msg) in std::mem::take(&mut st.staged) {
             msg.buf = frozen.slice(start..end);
             st.outbox.push(to as usize, ShardMsg::Msg(msg));
