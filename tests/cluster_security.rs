@@ -125,6 +125,36 @@ fn route_tls_refuses_a_certificate_from_another_ca() {
 }
 
 #[test]
+fn route_tls_pinned_certs_admit_only_the_listed_keys() {
+    // `cluster { tls { pinned_certs } }`: the accepting side admits a route only when the
+    // SHA-256 of its certificate's public key is listed.
+    let pki = Pki::new();
+    let pin = shards::tls::identity::hex(&shards::tls::sha256(&pki.route.spki));
+    let (a, _ca) = tls_node(
+        T,
+        "a",
+        &[],
+        &pki,
+        &pki.route,
+        &format!("pinned_certs: [\"{pin}\"]"),
+    );
+    let (b, _cb) = tls_node(T, "b", &[a.route_port], &pki, &pki.route, "");
+    wait_full_mesh(&[&a, &b]);
+    check_plain_traffic(&[&a, &b], "pinned");
+    let other = "0".repeat(64);
+    let (c, _cc) = tls_node(
+        T,
+        "c",
+        &[],
+        &pki,
+        &pki.route,
+        &format!("pinned_certs: [\"{other}\"]"),
+    );
+    let (d, _cd) = tls_node(T, "d", &[c.route_port], &pki, &pki.route, "");
+    assert_stays_apart(&c, &d);
+}
+
+#[test]
 fn route_tls_insecure_skips_verifying_the_dialled_peer_only() {
     let pki = Pki::new();
     let (a, _ca) = tls_node(T, "a", &[], &pki, &pki.route, "");
