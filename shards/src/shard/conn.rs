@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use futures_lite::future::{or, poll_fn};
 use glommio::net::TcpStream;
 use glommio::timer::Timer;
-use log::{debug, error, trace};
+use log::{debug, error, info, trace};
 use rustc_hash::FxHasher;
 
 use super::connect;
@@ -117,6 +117,9 @@ pub struct Conn {
     /// Whether deliveries to this client record reply subjects (`allow_responses`), so the
     /// delivery path borrows the state for that only when it must.
     pub track_replies: Cell<bool>,
+    /// Set by [`Conn::send_msg`]: more than 3/4 of `max_pending` is waiting to be written,
+    /// so publishers feeding it should stall a little (nats-server's fast producer stall).
+    pub behind: Cell<bool>,
 }
 
 impl Conn {
@@ -264,10 +267,12 @@ impl Conn {
         out.extend_from_slice(b"\r\n");
         st.out_msgs += 1;
         st.out_bytes += body.len() as u64;
-        if st.out.len() + st.inflight > opts.max_pending {
+        let pending = st.out.len() + st.inflight;
+        self.behind.set(pending > opts.max_pending / 4 * 3);
+        if pending > opts.max_pending {
             st.out.truncate(start);
             drop(st);
-            debug!(
+            info!(
                 "{} - Slow Consumer Detected: MaxPending of {} Exceeded",
                 self.prefix(),
                 opts.max_pending
@@ -313,6 +318,7 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
         fd,
         trace: Cell::new(opts.trace),
         track_replies: Cell::new(false),
+            behind: Cell::new(false),
         st: RefCell::new(ConnState {
             out: Vec::new(),
             inflight: 0,
@@ -670,6 +676,9 @@ async fn reader(shard: &Rc<Shard>, conn: &Rc<Conn>, stream: &SharedStream) {
             }
         }
         shard.wait_outbox().await;
+        // A subscriber this read filled past 3/4 of max_pending: give it a moment to drain
+        // before reading more (nats-server stalls fast producers the same way).
+        shard.stall().await;
         // Let the writers and pumps woken by this batch run before reading more.
         YieldNow(false).await;
     }
@@ -1132,6 +1141,7 @@ async fn writer(shard: Rc<Shard>, conn: Rc<Conn>, stream: SharedStream) {
         }
         let deadline = shard.opts().write_deadline;
         let res = flush(&conn, &stream, tls, &spare, deadline).await;
+        let spare_len = spare.len();
         spare.clear();
         if spare.capacity() > 4 * READ_BUFFER_SIZE {
             spare = Vec::new();
@@ -1141,10 +1151,11 @@ async fn writer(shard: Rc<Shard>, conn: Rc<Conn>, stream: SharedStream) {
             FlushResult::Ok => {}
             FlushResult::Closing => break,
             FlushResult::Deadline => {
-                debug!(
-                    "{} - Slow Consumer Detected: WriteDeadline of {:?} exceeded",
+                info!(
+                    "{} - Slow Consumer Detected: WriteDeadline of {}s exceeded with 1 chunks of {} total bytes.",
                     conn.prefix(),
-                    deadline
+                    deadline.as_secs_f64(),
+                    spare_len
                 );
                 conn.close(CloseReason::SlowConsumerWriteDeadline);
                 break;

@@ -264,6 +264,8 @@ pub struct Shard {
     pub publisher_need: Cell<u64>,
     /// Running counters, published to `shared.stats[id]` once per batch.
     pub local: crate::stats::LocalStats,
+    /// A subscriber a delivery left more than 3/4 full (see [`Shard::stall`]).
+    behind: RefCell<Option<Rc<Conn>>>,
 }
 
 impl Shard {
@@ -292,6 +294,7 @@ impl Shard {
             }),
             publisher_need: Cell::new(0),
             local: Default::default(),
+            behind: RefCell::new(None),
             rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ ((id as u64 + 1) << 32) ^ seed()),
             shared,
         })
@@ -454,6 +457,9 @@ impl Shard {
             );
         }
         let ok = sub.conn.send_msg(&self.opts.borrow(), m, &sub.sid);
+        if ok && sub.conn.behind.get() {
+            *self.behind.borrow_mut() = Some(sub.conn.clone());
+        }
         if ok && !m.reply.is_empty() && sub.conn.track_replies.get() {
             sub.conn.track_reply(m.reply);
         }
@@ -805,6 +811,9 @@ impl Shard {
             self.apply_batch(from, batch);
             stats::add(&self.local.busy_ns, t.elapsed().as_nanos() as u64);
             self.publish_stats();
+            // Back-pressure across shards: a batch that filled a subscriber waits for it,
+            // the channel fills, and the publishers' shard stalls them at its outbox.
+            self.stall().await;
         }
     }
 }
@@ -826,6 +835,36 @@ fn seed() -> u64 {
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(1)
 }
+
+impl Shard {
+    /// nats-server's fast producer stall: when a delivery left a subscriber more than 3/4
+    /// of `max_pending` behind, the publishing side (a client's reader, or the receiver of
+    /// another shard's batches) waits up to [`STALL_MAX`] for it to drain below that before
+    /// going on, instead of burying it until it is closed as a slow consumer.
+    pub async fn stall(&self) {
+        let Some(c) = self.behind.borrow_mut().take() else {
+            return;
+        };
+        let until = std::time::Instant::now() + STALL_MAX;
+        loop {
+            let limit = self.opts().max_pending / 4 * 3;
+            let drained = {
+                let st = c.st.borrow();
+                st.closing.is_some() || st.out.len() + st.inflight <= limit
+            };
+            if drained || std::time::Instant::now() >= until {
+                c.behind.set(!drained);
+                return;
+            }
+            glommio::timer::sleep(STALL_POLL).await;
+        }
+    }
+}
+
+/// The longest a publisher is stalled for one read (nats-server: `stallTotalAllowed`).
+const STALL_MAX: std::time::Duration = std::time::Duration::from_millis(10);
+/// How often a stalled publisher looks at its subscriber again.
+const STALL_POLL: std::time::Duration = std::time::Duration::from_micros(500);
 
 /// A future that yields once to the executor (lets woken tasks run).
 pub struct YieldNow(bool);
