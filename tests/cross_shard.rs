@@ -6,42 +6,13 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::{pub_frame, skip_for_go, End, Raw, Server};
-
-/// How many connections we try before giving up on covering every shard.
-const MAX_PLACEMENT_ATTEMPTS: usize = 400;
+use common::{one_per_shard, pub_frame, quiet_per_shard, skip_for_go, End, Raw, Server};
 
 fn start(shards: usize) -> Server {
     Server::start_sharded(shards, &["-D"])
-}
-
-/// Opens connections (with `connect_json`) until there is one on each shard; returns them
-/// indexed by shard. Extra connections are closed.
-fn one_per_shard(server: &Server, shards: usize, connect_json: &str) -> Vec<Raw> {
-    let mut placed: BTreeMap<usize, Raw> = BTreeMap::new();
-    for _ in 0..MAX_PLACEMENT_ATTEMPTS {
-        let raw = server.client(connect_json);
-        let shard = server.shard_of(raw.cid());
-        assert!(
-            shard < shards,
-            "shard {shard} out of range for {shards} shards"
-        );
-        placed.entry(shard).or_insert(raw);
-        if placed.len() == shards {
-            return placed.into_values().collect();
-        }
-    }
-    panic!(
-        "after {MAX_PLACEMENT_ATTEMPTS} connections only shards {:?} of {shards} got one",
-        placed.keys().collect::<Vec<_>>()
-    );
-}
-
-fn quiet_per_shard(server: &Server, shards: usize) -> Vec<Raw> {
-    one_per_shard(server, shards, r#"{"verbose":false}"#)
 }
 
 fn payload_text(payload: &[u8]) -> String {

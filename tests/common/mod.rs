@@ -833,3 +833,32 @@ pub fn hmsg_frame(
     let reply = reply.map(|r| format!(" {r}")).unwrap_or_default();
     header_frame(format!("HMSG {subject} {sid}{reply}"), headers, payload)
 }
+
+/// How many connections we try before giving up on covering every shard.
+const MAX_PLACEMENT_ATTEMPTS: usize = 400;
+
+/// Opens connections (with `connect_json`) until there is one on each shard; returns them
+/// indexed by shard. Extra connections are closed.
+pub fn one_per_shard(server: &Server, shards: usize, connect_json: &str) -> Vec<Raw> {
+    let mut placed: std::collections::BTreeMap<usize, Raw> = Default::default();
+    for _ in 0..MAX_PLACEMENT_ATTEMPTS {
+        let raw = server.client(connect_json);
+        let shard = server.shard_of(raw.cid());
+        assert!(
+            shard < shards,
+            "shard {shard} out of range for {shards} shards"
+        );
+        placed.entry(shard).or_insert(raw);
+        if placed.len() == shards {
+            return placed.into_values().collect();
+        }
+    }
+    panic!(
+        "after {MAX_PLACEMENT_ATTEMPTS} connections only shards {:?} of {shards} got one",
+        placed.keys().collect::<Vec<_>>()
+    );
+}
+
+pub fn quiet_per_shard(server: &Server, shards: usize) -> Vec<Raw> {
+    one_per_shard(server, shards, r#"{"verbose":false}"#)
+}

@@ -318,7 +318,7 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
         fd,
         trace: Cell::new(opts.trace),
         track_replies: Cell::new(false),
-            behind: Cell::new(false),
+        behind: Cell::new(false),
         st: RefCell::new(ConnState {
             out: Vec::new(),
             inflight: 0,
