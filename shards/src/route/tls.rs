@@ -12,7 +12,7 @@ use futures_lite::future::or;
 use glommio::net::TcpStream;
 use glommio::timer::Timer;
 use log::{debug, error};
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::ServerName;
 
 use super::Router;
 use crate::shard::stream::Stream;
@@ -62,7 +62,7 @@ pub async fn handshake(
     prefix: &str,
 ) -> Result<Stream, RouteTlsError> {
     let deadline = cfg.timeout.max(Duration::from_millis(1));
-    let (stream, peer_certs, version, cipher) = match dial_host {
+    let (stream, n) = match dial_host {
         Some(host) => {
             debug!("{prefix} - Starting TLS route client handshake");
             let name = server_name(router, host);
@@ -90,13 +90,8 @@ pub async fn handshake(
                     return Err(e);
                 }
             };
-            let session = s.get_ref().1;
-            let info = session_info(
-                session.peer_certificates(),
-                session.protocol_version(),
-                session.negotiated_cipher_suite(),
-            );
-            (Stream::TlsClient(Box::new(s)), info.0, info.1, info.2)
+            let n = tls::Negotiated::of(s.get_ref().1);
+            (Stream::TlsClient(Box::new(s)), n)
         }
         None => {
             debug!("{prefix} - Starting TLS route server handshake");
@@ -106,35 +101,18 @@ pub async fn handshake(
                 timeout(deadline),
             )
             .await?;
-            let session = s.get_ref().1;
-            let info = session_info(
-                session.peer_certificates(),
-                session.protocol_version(),
-                session.negotiated_cipher_suite(),
-            );
-            (Stream::Tls(Box::new(s)), info.0, info.1, info.2)
+            let n = tls::Negotiated::of(s.get_ref().1);
+            (Stream::Tls(Box::new(s)), n)
         }
     };
-    if let Some(pins) = &cfg.pinned {
-        match peer_certs.first().and_then(|c| tls::spki_sha256(c)) {
-            None => {
-                debug!(
-                    "{prefix} - Failed pinned cert test as client did not provide a certificate"
-                );
-                return Err(RouteTlsError::NotPinned);
-            }
-            Some(k) if !pins.contains(&k) => {
-                debug!(
-                    "{prefix} - Failed pinned cert test for key id: {}",
-                    tls::identity::hex(&k)
-                );
-                return Err(RouteTlsError::NotPinned);
-            }
-            Some(_) => {}
-        }
+    if !n.pinned_ok(cfg.pinned.as_deref(), prefix) {
+        return Err(RouteTlsError::NotPinned);
     }
     debug!("{prefix} - TLS handshake complete");
-    debug!("{prefix} - TLS version {version}, cipher suite {cipher}");
+    debug!(
+        "{prefix} - TLS version {}, cipher suite {}",
+        n.version, n.cipher
+    );
     Ok(stream)
 }
 
@@ -147,24 +125,6 @@ async fn timeout<T>(d: Duration) -> Result<T, RouteTlsError> {
 /// not probed by load balancers).
 pub fn log_failure(prefix: &str, e: &RouteTlsError) {
     error!("{prefix} - TLS route handshake error: {e}");
-}
-
-type SessionInfo = (Vec<CertificateDer<'static>>, String, String);
-
-fn session_info(
-    certs: Option<&[CertificateDer<'_>]>,
-    version: Option<rustls::ProtocolVersion>,
-    suite: Option<rustls::SupportedCipherSuite>,
-) -> SessionInfo {
-    (
-        certs
-            .map(|c| c.iter().map(|c| c.clone().into_owned()).collect())
-            .unwrap_or_default(),
-        version.map(tls::go_version_name).unwrap_or_default(),
-        suite
-            .map(|s| tls::go_cipher_name(s.suite()))
-            .unwrap_or_default(),
-    )
 }
 
 /// Whether a failed handshake failed because the certificate does not carry the name.

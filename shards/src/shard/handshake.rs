@@ -184,47 +184,22 @@ pub async fn establish(
             return Err(CloseReason::TlsHandshakeError);
         }
     };
-    let session = stream.get_ref().1;
-    let peer_certs: Vec<CertificateDer<'static>> = session
-        .peer_certificates()
-        .map(|c| c.iter().map(|c| c.clone().into_owned()).collect())
-        .unwrap_or_default();
-    if let Some(pins) = &cfg.pinned {
-        let key = peer_certs.first().and_then(|c| tls::spki_sha256(c));
-        match key {
-            None => {
-                debug!(
-                    "{prefix} - Failed pinned cert test as client did not provide a certificate"
-                );
-                return Err(CloseReason::TlsHandshakeError);
-            }
-            Some(k) if !pins.contains(&k) => {
-                debug!(
-                    "{prefix} - Failed pinned cert test for key id: {}",
-                    tls::identity::hex(&k)
-                );
-                return Err(CloseReason::TlsHandshakeError);
-            }
-            Some(_) => {}
-        }
+    let n = tls::Negotiated::of(stream.get_ref().1);
+    if !n.pinned_ok(cfg.pinned.as_deref(), &prefix) {
+        return Err(CloseReason::TlsHandshakeError);
     }
-    let version = session
-        .protocol_version()
-        .map(tls::go_version_name)
-        .unwrap_or_default();
-    let cipher = session
-        .negotiated_cipher_suite()
-        .map(|s| tls::go_cipher_name(s.suite()))
-        .unwrap_or_default();
     debug!("{prefix} - TLS handshake complete");
-    debug!("{prefix} - TLS version {version}, cipher suite {cipher}");
+    debug!(
+        "{prefix} - TLS version {}, cipher suite {}",
+        n.version, n.cipher
+    );
     Ok(Established {
         stream: Stream::Tls(Box::new(stream)),
         tls: Some(TlsConnInfo {
-            version,
-            cipher,
+            version: n.version,
+            cipher: n.cipher,
             first: tls_first,
-            peer_certs,
+            peer_certs: n.peer_certs,
         }),
         info: tls_first.then_some(info.tls_first),
     })

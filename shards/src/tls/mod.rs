@@ -212,6 +212,57 @@ pub fn spki_sha256(cert: &[u8]) -> Option<[u8; 32]> {
     Some(sha256(f.spki))
 }
 
+/// What a finished handshake negotiated: the peer's certificate chain (leaf first), and
+/// the TLS version and cipher suite by Go's names. For client and route connections alike.
+pub struct Negotiated {
+    pub peer_certs: Vec<CertificateDer<'static>>,
+    pub version: String,
+    pub cipher: String,
+}
+
+impl Negotiated {
+    pub fn of(session: &rustls::CommonState) -> Negotiated {
+        Negotiated {
+            peer_certs: session
+                .peer_certificates()
+                .map(|c| c.iter().map(|c| c.clone().into_owned()).collect())
+                .unwrap_or_default(),
+            version: session
+                .protocol_version()
+                .map(go_version_name)
+                .unwrap_or_default(),
+            cipher: session
+                .negotiated_cipher_suite()
+                .map(|s| go_cipher_name(s.suite()))
+                .unwrap_or_default(),
+        }
+    }
+
+    /// nats-server's pinned certificate test: with `pinned_certs`, the peer's leaf
+    /// certificate key must be listed. Logs why it fails (for connection `prefix`).
+    pub fn pinned_ok(&self, pins: Option<&[[u8; 32]]>, prefix: &str) -> bool {
+        let Some(pins) = pins else {
+            return true;
+        };
+        match self.peer_certs.first().and_then(|c| spki_sha256(c)) {
+            None => {
+                log::debug!(
+                    "{prefix} - Failed pinned cert test as client did not provide a certificate"
+                );
+                false
+            }
+            Some(k) if !pins.contains(&k) => {
+                log::debug!(
+                    "{prefix} - Failed pinned cert test for key id: {}",
+                    identity::hex(&k)
+                );
+                false
+            }
+            Some(_) => true,
+        }
+    }
+}
+
 /// SHA-256 of `data`.
 pub fn sha256(data: &[u8]) -> [u8; 32] {
     let d = ring::digest::digest(&ring::digest::SHA256, data);
