@@ -8,32 +8,6 @@ use std::time::{Duration, Instant};
 
 use common::{parse_info, Raw, Server};
 
-fn signal(server: &Server, sig: libc::c_int) {
-    // SAFETY: kill(2) on the child we started.
-    let rc = unsafe { libc::kill(server.pid() as libc::pid_t, sig) };
-    assert_eq!(rc, 0, "kill failed");
-}
-
-/// Rewrites the server's config file and sends SIGHUP, then waits for the outcome line.
-fn reload_with(server: &Server, conf: &str, outcome: &str) -> String {
-    let before = server.logs().len();
-    std::fs::write(server.config_path(), conf).expect("rewrite config");
-    signal(server, libc::SIGHUP);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let logs = server.logs();
-        if let Some(l) = logs[before..].iter().find(|l| l.contains(outcome)) {
-            return l.clone();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no {outcome:?} after SIGHUP; logs:\n{}",
-            logs.join("\n")
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 /// The INFO a fresh client gets.
 fn fresh_info(server: &Server) -> serde_json::Value {
     Raw::connect(server.port()).info
@@ -57,8 +31,7 @@ fn wait_max_payload(server: &Server, want: u64) {
 fn reload_applies_reloadable_settings_and_logs_each() {
     let server = Server::start_with_config("max_payload: 1000\n", &[]);
     assert_eq!(fresh_info(&server)["max_payload"], 1000);
-    reload_with(
-        &server,
+    server.reload(
         "max_payload: 2000\nping_interval: \"1m\"\nwrite_deadline: \"3s\"\n",
         "Reloaded server configuration",
     );
@@ -82,8 +55,7 @@ fn reload_applies_reloadable_settings_and_logs_each() {
 #[test]
 fn reload_of_a_fixed_setting_fails_whole_and_keeps_the_old_config() {
     let server = Server::start_with_config("max_payload: 1000\n", &[]);
-    let line = reload_with(
-        &server,
+    let line = server.reload(
         "max_payload: 2000\nmax_subscriptions: 5\n",
         "Failed to reload server configuration",
     );
@@ -105,8 +77,7 @@ fn reload_of_a_fixed_setting_fails_whole_and_keeps_the_old_config() {
 #[test]
 fn reload_with_a_broken_file_fails_and_server_runs_on() {
     let server = Server::start_with_config("max_payload: 1000\n", &[]);
-    reload_with(
-        &server,
+    server.reload(
         "max_payload: \n",
         "[ERR] Failed to reload server configuration: ",
     );
@@ -117,8 +88,7 @@ fn reload_with_a_broken_file_fails_and_server_runs_on() {
 fn reload_keeps_command_line_flags_in_force() {
     // The harness passes `-p -1`: the config's port must not win after a reload.
     let server = Server::start_with_config("port: 4999\nmax_payload: 1000\n", &["-m", "-1"]);
-    reload_with(
-        &server,
+    server.reload(
         "port: 4998\nmax_payload: 3000\n",
         "Reloaded server configuration",
     );
@@ -129,7 +99,7 @@ fn reload_keeps_command_line_flags_in_force() {
 fn reload_turns_trace_on_for_existing_clients() {
     let server = Server::start_with_config("debug: false\n", &[]);
     let mut c = server.client(r#"{"verbose":false}"#);
-    reload_with(&server, "trace: true\n", "Reloaded server configuration");
+    server.reload("trace: true\n", "Reloaded server configuration");
     server.wait_for_log("Reloaded: trace = true", Duration::from_secs(2));
     // Shards pick up the reload within a poll interval; keep pinging until a trace shows.
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -181,8 +151,7 @@ fn reload_of_log_file_logs_the_change_then_moves_to_the_file() {
     let log = TempLog::new("file");
     let server = Server::start_with_config("logtime: true\n", &[]);
     let conf = format!("log_file: \"{}\"\n", log.0.display());
-    reload_with(
-        &server,
+    server.reload(
         &conf,
         &format!("[INF] Reloaded: log_file = {}", log.0.display()),
     );
@@ -199,7 +168,7 @@ fn reload_of_log_file_logs_the_change_then_moves_to_the_file() {
     // Later lines go to the file too.
     let mut c = server.client(r#"{"verbose":false}"#);
     c.ping_pong();
-    signal(&server, libc::SIGUSR1);
+    server.signal(libc::SIGUSR1);
     let deadline = Instant::now() + Duration::from_secs(5);
     while !log.text().contains("[INF] File log re-opened") {
         assert!(Instant::now() < deadline, "file: {:?}", log.text());
@@ -223,7 +192,7 @@ fn reload_of_logtime_drops_timestamps_after_the_reloaded_line() {
             .cloned()
             .unwrap_or_else(|| panic!("no {needle:?} in\n{}", logs.join("\n")))
     };
-    let done = reload_with(&server, "logtime: false\n", "Reloaded server configuration");
+    let done = server.reload("logtime: false\n", "Reloaded server configuration");
     // The change is logged before it applies.
     assert!(has_timestamp(&find("[INF] Reloaded: logtime = false")));
     assert!(!has_timestamp(&done), "{done}");
@@ -231,7 +200,7 @@ fn reload_of_logtime_drops_timestamps_after_the_reloaded_line() {
         done.starts_with(&format!("[{}] [INF] Reloaded server", server.pid())),
         "{done}"
     );
-    let done = reload_with(&server, "logtime: true\n", "Reloaded server configuration");
+    let done = server.reload("logtime: true\n", "Reloaded server configuration");
     assert!(!has_timestamp(&find("[INF] Reloaded: logtime = true")));
     assert!(has_timestamp(&done), "{done}");
 }
@@ -239,8 +208,7 @@ fn reload_of_logtime_drops_timestamps_after_the_reloaded_line() {
 #[test]
 fn reload_of_log_size_limit_or_log_max_num_fails() {
     let server = Server::start_with_config("log_size_limit: 1000\n", &[]);
-    let line = reload_with(
-        &server,
+    let line = server.reload(
         "log_size_limit: 2000\n",
         "Failed to reload server configuration",
     );
@@ -248,8 +216,7 @@ fn reload_of_log_size_limit_or_log_max_num_fails() {
         line.ends_with("config reload not supported for LogSizeLimit: old=1000, new=2000"),
         "{line}"
     );
-    let line = reload_with(
-        &server,
+    let line = server.reload(
         "log_size_limit: 1000\nlogfile_max_num: 3\n",
         "Failed to reload server configuration",
     );
@@ -264,8 +231,7 @@ fn reload_of_trace_verbose_and_max_traced_msg_len_applies_both() {
     let server = Server::start_with_config("debug: false\n", &[]);
     let mut c = server.client(r#"{"verbose":false}"#);
     let before = server.logs().len();
-    reload_with(
-        &server,
+    server.reload(
         "trace_verbose: true\nmax_traced_msg_len: 7\n",
         "Reloaded server configuration",
     );
@@ -329,7 +295,7 @@ fn ldm_sigusr2_refuses_new_clients_informs_then_closes_and_exits_0() {
     let mut b = async_info_client(&server);
     // protocol 0: no async INFO for it, but it is closed all the same.
     let mut plain = server.client(r#"{"verbose":false}"#);
-    signal(&server, libc::SIGUSR2);
+    server.signal(libc::SIGUSR2);
     server.wait_for_log(
         "[INF] Entering lame duck mode, stop accepting new clients",
         Duration::from_secs(5),
@@ -346,7 +312,7 @@ fn ldm_sigusr2_refuses_new_clients_informs_then_closes_and_exits_0() {
         std::thread::sleep(Duration::from_millis(20));
     }
     // SIGTERM is ignored during lame duck mode.
-    signal(&server, libc::SIGTERM);
+    server.signal(libc::SIGTERM);
     server.wait_for_log("Trapped \"terminated\" signal", Duration::from_secs(2));
     std::thread::sleep(Duration::from_millis(200));
     assert!(server.wait_exit(Duration::from_millis(10)).is_none());
@@ -416,8 +382,7 @@ fn reload_applies_new_permissions_and_credentials_to_connected_clients() {
         cl.send(b"SUB x.1 1\r\nSUB y 2\r\nSUB x.* q 3\r\n");
         cl.ping_pong();
     }
-    reload_with(
-        &server,
+    server.reload(
         &users_conf(
             ", permissions: { publish: \"z\", subscribe: [\"x.>\"] }",
             ", permissions: { subscribe: \"q\" }",
@@ -458,8 +423,7 @@ fn reload_applies_new_permissions_and_credentials_to_connected_clients() {
     server.wait_for_log(r#"authentication error - User "c""#, Duration::from_secs(5));
 
     // b is removed: closed without an error (it would reconnect and be judged afresh).
-    reload_with(
-        &server,
+    server.reload(
         "authorization { users = [ { user: a, password: p } ] }\n",
         "Reloaded server configuration",
     );
@@ -493,14 +457,12 @@ fn reload_that_changes_or_removes_authorization_closes_clients_it_no_longer_admi
     // whose user is not in a users list is closed silently, as nats-server closes it.
     let server = Server::start_with_config("authorization { token: t }\n", &[]);
     let mut t = server.client(r#"{"verbose":false,"auth_token":"t"}"#);
-    reload_with(
-        &server,
+    server.reload(
         "authorization { token: t, timeout: 3 }\n",
         "Reloaded server configuration",
     );
     t.ping_pong();
-    reload_with(
-        &server,
+    server.reload(
         "authorization { token: t2 }\n",
         "Reloaded server configuration",
     );
@@ -514,17 +476,15 @@ fn reload_that_changes_or_removes_authorization_closes_clients_it_no_longer_admi
         Duration::from_secs(5),
     );
     let mut t2 = server.client(r#"{"verbose":false,"auth_token":"t2"}"#);
-    reload_with(&server, "\n", "Reloaded server configuration");
+    server.reload("\n", "Reloaded server configuration");
     t2.expect_then_closed(b"-ERR 'Authorization Violation'\r\n");
 
-    reload_with(
-        &server,
+    server.reload(
         "authorization { user: u, password: p }\n",
         "Reloaded server configuration",
     );
     let mut u = server.client(r#"{"verbose":false,"user":"u","pass":"p"}"#);
-    reload_with(
-        &server,
+    server.reload(
         "authorization { user: u, password: p2 }\n",
         "Reloaded server configuration",
     );
@@ -535,9 +495,7 @@ fn reload_that_changes_or_removes_authorization_closes_clients_it_no_longer_admi
     );
 
     // no_auth_user cannot be set or changed (nats-server refuses it by its field name).
-    let line = reload_with(
-        &server,
-        "authorization { users = [ {user: a, password: p}, {user: b, password: p} ] }\nno_auth_user: a\n",
+    let line = server.reload("authorization { users = [ {user: a, password: p}, {user: b, password: p} ] }\nno_auth_user: a\n",
         "Failed to reload server configuration",
     );
     assert!(
@@ -559,8 +517,7 @@ fn reload_without_an_authorization_change_keeps_every_client() {
         &[],
     );
     let mut u = server.client(r#"{"verbose":false,"user":"u","pass":"p"}"#);
-    reload_with(
-        &server,
+    server.reload(
         "authorization { user: u, password: p }\nmax_payload: 2000\n",
         "Reloaded server configuration",
     );
@@ -613,11 +570,7 @@ fn reload_of_connection_limits_and_process_files_is_seen_by_clients() {
     assert_eq!(ports_name(&d1).len(), 1);
     let mut c1 = server.quiet();
     let mut c2 = server.quiet();
-    reload_with(
-        &server,
-        &conf(1, 64, "b.pid", &d2),
-        "Reloaded server configuration",
-    );
+    server.reload(&conf(1, 64, "b.pid", &d2), "Reloaded server configuration");
     let logs = server.logs().join("\n");
     for line in [
         "[INF] Closed 1 connections to fall within max_connections",
@@ -654,8 +607,7 @@ fn reload_of_connection_limits_and_process_files_is_seen_by_clients() {
 #[test]
 fn reload_of_the_authorization_timeout_applies_to_new_clients() {
     let server = Server::start_with_config("authorization { token: t, timeout: 30 }\n", &[]);
-    reload_with(
-        &server,
+    server.reload(
         "authorization { token: t, timeout: 0.5 }\n",
         "Reloaded server configuration",
     );
@@ -683,8 +635,7 @@ fn reload_of_client_advertise_changes_the_info_of_new_clients() {
     let info = fresh_info(&server);
     assert_eq!(info["host"], "example.com");
     assert_eq!(info["port"], 4333);
-    reload_with(
-        &server,
+    server.reload(
         "client_advertise: \"nats.example.org\"\n",
         "Reload: client_advertise = nats.example.org",
     );
