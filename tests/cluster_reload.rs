@@ -14,7 +14,7 @@ mod pki;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use common::cluster::{http_json, port_after, sync_interest, MESH_TIMEOUT};
+use common::cluster::{http_json, port_after, route_peers, sync_interest, MESH_TIMEOUT};
 use common::{go_server_on_path, skip_for_go, Raw, Server, READ_TIMEOUT};
 
 const ROUTE_LISTEN: &str = "Listening for route connections on 127.0.0.1:";
@@ -79,14 +79,7 @@ impl Node {
 
     /// The server ids this node has a route to.
     fn peers(&self) -> BTreeSet<String> {
-        http_json(self.http_port, "/routez")["routes"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|r| r["remote_id"].as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default()
+        route_peers(self.http_port)
     }
 
     fn has_log(&self, needle: &str) -> bool {

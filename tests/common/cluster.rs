@@ -181,14 +181,7 @@ impl Node {
 
     /// The server ids this node has a route to (a Go node has several connections per peer).
     pub fn peers(&self) -> BTreeSet<String> {
-        self.monitor("/routez")["routes"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|r| r["remote_id"].as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default()
+        route_peers(self.http_port)
     }
 
     /// `[ERR]` lines, less the one nats-server logs by design when a peer does not pool
@@ -410,6 +403,18 @@ pub fn check_queue_exactly_once(nodes: &[&Node], tag: &str) {
 }
 
 /// A plain HTTP/1.1 GET, parsed as JSON.
+/// The server ids the server monitored on `http_port` has a route to, from `/routez`.
+pub fn route_peers(http_port: u16) -> BTreeSet<String> {
+    http_json(http_port, "/routez")["routes"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|r| r["remote_id"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 pub fn http_json(port: u16, path: &str) -> Value {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect to monitor");
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
