@@ -308,6 +308,23 @@ pub fn subjects_collide(a: &[u8], b: &[u8]) -> bool {
     }
 }
 
+/// Whether a connection with `perms` (`None`: unrestricted) may subscribe, as
+/// [`ConnPerms::can_subscribe`] says, and if so whether deliveries to the subscription need
+/// [`ConnPerms::needs_delivery_check`]: `None` when denied, else `Some(check)`. What both a
+/// SUB and a reload's re-check of existing subscriptions ask.
+pub fn judge_subscription(
+    perms: Option<&mut ConnPerms>,
+    subject: &[u8],
+    queue: Option<&[u8]>,
+) -> Option<bool> {
+    match perms {
+        None => Some(false),
+        Some(p) => p
+            .can_subscribe(subject, queue)
+            .then(|| p.needs_delivery_check(subject, queue.is_some())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::SubjectPermission;

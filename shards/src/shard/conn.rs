@@ -28,7 +28,7 @@ use super::connect;
 use super::handshake::{self, Established, InfoLines, TlsConnInfo};
 use super::stream::{read_some, write_all, Shared as SharedStream, Stream};
 use super::{MsgRef, Shard, SubKey, YieldNow};
-use crate::auth::perms::{ConnPerms, SYS_QUEUE};
+use crate::auth::perms::{judge_subscription, ConnPerms, SYS_QUEUE};
 use crate::auth::{self, AuthConfig};
 use crate::defaults::{FIRST_CLIENT_PING_INTERVAL, READ_BUFFER_SIZE};
 use crate::goquote;
@@ -938,21 +938,19 @@ fn handle_sub(
     sid: &[u8],
 ) {
     let max_subs = shard.opts().max_subscriptions;
-    let mut deny_check = false;
-    let (verbose, exists) = {
+    let (verbose, exists, deny_check) = {
         let mut st = conn.st.borrow_mut();
         // Permissions first, as nats-server checks them; `_sys_` is refused to everyone.
-        let allowed = queue != Some(SYS_QUEUE)
-            && st.perms.as_mut().is_none_or(|p| {
-                let ok = p.can_subscribe(subject, queue);
-                deny_check = ok && p.needs_delivery_check(subject, queue.is_some());
-                ok
-            });
-        if !allowed {
+        let judged = if queue == Some(SYS_QUEUE) {
+            None
+        } else {
+            judge_subscription(st.perms.as_deref_mut(), subject, queue)
+        };
+        let Some(deny_check) = judged else {
             drop(st);
             sub_violation(conn, subject, queue, sid);
             return;
-        }
+        };
         let max_tokens = shard.opts().max_sub_tokens;
         if max_tokens > 0 && subject.split(|&b| b == b'.').count() > max_tokens {
             drop(st);
@@ -975,7 +973,7 @@ fn handle_sub(
             conn.queue_err(soft::MAX_SUBSCRIPTIONS);
             return;
         }
-        (st.opts.verbose, st.subs.contains_key(sid))
+        (st.opts.verbose, st.subs.contains_key(sid), deny_check)
     };
     if !exists {
         match shard.add_sub(conn, sid, subject, queue, deny_check) {

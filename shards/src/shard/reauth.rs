@@ -27,6 +27,7 @@ use log::info;
 use super::conn::Conn;
 use super::connect;
 use super::Shard;
+use crate::auth::perms::judge_subscription;
 use crate::auth::{self, Verdict};
 use crate::protocol::CloseReason;
 
@@ -97,16 +98,13 @@ impl Shard {
         )
     }
 
-    /// Installs the new permissions and removes the subscriptions they deny.
+    /// Installs the new permissions and removes the subscriptions they deny; the others get
+    /// their delivery check set anew (off when the client is now unrestricted).
     fn apply(&self, c: &Rc<Conn>, a: auth::Authed) {
         let mut subs: Vec<(Box<[u8]>, super::SubKey)> = {
             let mut st = c.st.borrow_mut();
             connect::set_perms(c, &mut st, a);
-            if st.perms.is_none() {
-                Vec::new()
-            } else {
-                st.subs.iter().map(|(sid, k)| (sid.clone(), *k)).collect()
-            }
+            st.subs.iter().map(|(sid, k)| (sid.clone(), *k)).collect()
         };
         // Oldest first, so the errors come in a stable order.
         subs.sort_by_key(|(_, k)| *k);
@@ -120,17 +118,12 @@ impl Shard {
             else {
                 continue;
             };
-            let (allowed, deny_check) = {
-                let mut st = c.st.borrow_mut();
-                match st.perms.as_mut() {
-                    None => (true, false),
-                    Some(p) => {
-                        let ok = p.can_subscribe(&subject, queue.as_deref());
-                        (ok, ok && p.needs_delivery_check(&subject, queue.is_some()))
-                    }
-                }
-            };
-            if allowed {
+            let judged = judge_subscription(
+                c.st.borrow_mut().perms.as_deref_mut(),
+                &subject,
+                queue.as_deref(),
+            );
+            if let Some(deny_check) = judged {
                 if let Some(s) = self.st.borrow_mut().subs.get_mut(key as usize) {
                     s.deny_check = deny_check;
                 }
