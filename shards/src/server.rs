@@ -79,12 +79,7 @@ impl Running {
             None => None,
         };
         // Route certificates likewise, for routes that connect from now on.
-        let route_tls = match opts.cluster.as_ref().and_then(|c| c.tls.as_ref()) {
-            Some(t) => Some(Arc::new(
-                crate::tls::build_route(t).map_err(|e| e.to_string())?,
-            )),
-            None => None,
-        };
+        let route_tls = route_tls(&opts).map_err(|e| e.to_string())?;
         self.shared.tls.set(tls);
         // nats-server closes clients until it is within a lowered max_connections; the
         // shards close their share once they see the new options.
@@ -325,10 +320,7 @@ pub fn start(mut opts: Options) -> Result<Running, StartError> {
         }
         None => None,
     };
-    let route_tls = match opts.cluster.as_ref().and_then(|c| c.tls.as_ref()) {
-        Some(t) => Some(Arc::new(crate::tls::build_route(t)?)),
-        None => None,
-    };
+    let route_tls = route_tls(&opts)?;
     let route = match &opts.cluster {
         Some(c) => Some(bind_route_listener(&c.host, c.port)?),
         None => None,
@@ -490,6 +482,17 @@ fn start_control(
         })
         .map_err(|e| StartError::Executor(e.to_string()))?;
     Ok(())
+}
+
+/// The route TLS configurations of `cluster { tls {} }`, read from their files.
+fn route_tls(
+    opts: &Options,
+) -> Result<Option<Arc<crate::tls::RouteTlsConfigs>>, crate::tls::TlsError> {
+    opts.cluster
+        .as_ref()
+        .and_then(|c| c.tls.as_ref())
+        .map(|t| crate::tls::build_route(t).map(Arc::new))
+        .transpose()
 }
 
 /// Joins the mesh as its last member, then accepts and dials routes (on the control
