@@ -316,25 +316,23 @@ fn fields(r: &Resolved, bound: Option<u16>) -> Vec<Field> {
 /// The `Reloaded: ...` lines for going from `old` to `new`, or the error that fails the
 /// reload. `bound` is the route port bound at start-up.
 fn diff(old: &Resolved, new: &Resolved, bound: Option<u16>) -> Result<Vec<String>, String> {
+    let unsupported = |a: &Field, b: &Field| {
+        format!(
+            "config reload not supported for {}: old={}, new={}",
+            a.go, a.value, b.value
+        )
+    };
+    // With route TLS, nats-server sees a new cluster block at every reload (it holds a
+    // freshly loaded certificate), and so do we: the certificates are read again.
+    let route_tls = new.opts.cluster.as_ref().is_some_and(|c| c.tls.is_some());
     let mut notes = Vec::new();
     for (a, b) in fields(old, bound).into_iter().zip(fields(new, bound)) {
         debug_assert_eq!(a.go, b.go);
-        // With route TLS, nats-server sees a new cluster block at every reload (it holds
-        // a freshly loaded certificate), and so do we: the certificates are read again.
-        let route_tls = new.opts.cluster.as_ref().is_some_and(|c| c.tls.is_some());
+        let changed = a.value != b.value || (route_tls && matches!(b.kind, Kind::Cluster));
         match b.kind {
             Kind::Always(text) => notes.push(format!("Reloaded: {text}")),
-            Kind::Cluster if route_tls => {
-                validate_cluster(old, new, bound)?;
-                notes.push("Reloaded: cluster".to_string());
-            }
-            _ if a.value == b.value => {}
-            Kind::Fixed => {
-                return Err(format!(
-                    "config reload not supported for {}: old={}, new={}",
-                    a.go, a.value, b.value
-                ))
-            }
+            _ if !changed => {}
+            Kind::Fixed => return Err(unsupported(&a, &b)),
             Kind::Cluster => {
                 validate_cluster(old, new, bound)?;
                 notes.push("Reloaded: cluster".to_string());
@@ -350,10 +348,7 @@ fn diff(old: &Resolved, new: &Resolved, bound: Option<u16>) -> Result<Vec<String
                     .and_then(|a| a.users.as_ref())
                     .is_some_and(|u| u.contains_key(&a.value));
                 if a.value.is_empty() || !b.value.is_empty() || !user_gone {
-                    return Err(format!(
-                        "config reload not supported for {}: old={}, new={}",
-                        a.go, a.value, b.value
-                    ));
+                    return Err(unsupported(&a, &b));
                 }
             }
         }
