@@ -853,7 +853,6 @@ impl Shard {
                 st.closing.is_some() || st.out.len() + st.inflight <= limit
             };
             if drained || std::time::Instant::now() >= until {
-                c.behind.set(!drained);
                 return;
             }
             glommio::timer::sleep(STALL_POLL).await;
