@@ -115,6 +115,16 @@ pub struct User {
 }
 
 impl User {
+    /// This user authenticated with `pass` (its configured password, none meaning empty)
+    /// gets its permissions.
+    fn verdict(&self, pass: &str) -> Verdict {
+        let then = Authed {
+            permissions: self.permissions.clone(),
+        };
+        let configured = self.password.as_ref().map(Secret::as_str).unwrap_or("");
+        secret_verdict(configured, pass, then)
+    }
+
     /// nats-server's `connectionTypeAllowed` for a plain client connection.
     fn allows_standard(&self) -> bool {
         match &self.allowed_connection_types {
@@ -298,13 +308,9 @@ impl AuthConfig {
                     );
                 }
                 o.user = u.name.clone();
-                let then = Authed {
-                    permissions: u.permissions.clone(),
-                };
                 // Like nats-server, the mapped user's password (usually none) must still
                 // match the CONNECT's.
-                let configured = u.password.as_ref().map(Secret::as_str).unwrap_or("");
-                return secret_verdict(configured, &o.pass, then);
+                return u.verdict(&o.pass);
             }
             if let Some(na) = no_auth {
                 if o.user.is_empty() && o.pass.is_empty() && o.auth_token.is_empty() {
@@ -319,11 +325,7 @@ impl AuthConfig {
                 let Some(u) = users.get(&o.user).filter(|u| u.allows_standard()) else {
                     return Verdict::Denied;
                 };
-                let then = Authed {
-                    permissions: u.permissions.clone(),
-                };
-                let configured = u.password.as_ref().map(Secret::as_str).unwrap_or("");
-                return secret_verdict(configured, &o.pass, then);
+                return u.verdict(&o.pass);
             }
         }
         // Then the single token or user.
