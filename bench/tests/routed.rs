@@ -4,25 +4,18 @@
 //! `NATS_GO_SERVER`). Each test runs with whichever of the two is there and is skipped, with
 //! a note, when neither is.
 
+mod common;
+
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
+use common::go_server;
 use nats_bench::cluster::{self, Cluster};
 use nats_bench::compare::{self, CompareOpts, ServerSpec};
 use nats_bench::report::Meta;
 use nats_bench::run_case;
 use nats_bench::scenario::{Params, Scenario};
 use nats_bench::server::Server;
-
-fn go_server() -> Option<String> {
-    let bin = std::env::var("NATS_GO_SERVER").unwrap_or_else(|_| "nats-server".into());
-    let ok = Command::new(&bin)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    ok.then_some(bin)
-}
 
 /// This repository's server: `cargo test --workspace` builds it into the same target folder
 /// as this test (`target/<profile>/deps/routed-*` → `target/<profile>/nats-server`).
