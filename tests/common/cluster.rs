@@ -312,17 +312,7 @@ pub fn check_plain_traffic(nodes: &[&Node], tag: &str) {
             sync_interest(p, s, &format!("{tag}.{j}.{i}"));
         }
     }
-    for (j, p) in pubs.iter_mut().enumerate() {
-        let mut batch = Vec::new();
-        for k in 0..M {
-            let body = format!("{j}-{k}");
-            batch.extend_from_slice(
-                format!("PUB {subject} {}\r\n{body}\r\n", body.len()).as_bytes(),
-            );
-        }
-        p.send(&batch);
-        p.ping_pong();
-    }
+    publish_numbered(&mut pubs, &subject, M);
     for (i, s) in subs.iter_mut().enumerate() {
         let msgs = s.read_msgs(M * pubs.len());
         let mut next: BTreeMap<usize, usize> = BTreeMap::new();
@@ -345,6 +335,22 @@ pub fn check_plain_traffic(nodes: &[&Node], tag: &str) {
     }
 }
 
+/// Each publisher `j` sends `n` messages `j-0` .. `j-(n-1)` on `subject` in one write and
+/// waits for the PONG that says the server has them.
+fn publish_numbered(pubs: &mut [Raw], subject: &str, n: usize) {
+    for (j, p) in pubs.iter_mut().enumerate() {
+        let mut batch = Vec::new();
+        for k in 0..n {
+            let body = format!("{j}-{k}");
+            batch.extend_from_slice(
+                format!("PUB {subject} {}\r\n{body}\r\n", body.len()).as_bytes(),
+            );
+        }
+        p.send(&batch);
+        p.ping_pong();
+    }
+}
+
 /// A queue group with members on every node (two shards on ours) gets each message exactly
 /// once, whichever server published it (RF-04, TC-03).
 pub fn check_queue_exactly_once(nodes: &[&Node], tag: &str) {
@@ -361,17 +367,7 @@ pub fn check_queue_exactly_once(nodes: &[&Node], tag: &str) {
             sync_interest(p, m, &format!("{tag}.{j}.{i}"));
         }
     }
-    for (j, p) in pubs.iter_mut().enumerate() {
-        let mut batch = Vec::new();
-        for k in 0..N {
-            let body = format!("{j}-{k}");
-            batch.extend_from_slice(
-                format!("PUB {subject} {}\r\n{body}\r\n", body.len()).as_bytes(),
-            );
-        }
-        p.send(&batch);
-        p.ping_pong();
-    }
+    publish_numbered(&mut pubs, &subject, N);
     let want = N * pubs.len();
     let mut seen: BTreeSet<String> = BTreeSet::new();
     let mut per_member = vec![0usize; members.len()];
