@@ -1823,18 +1823,19 @@ impl Reactor {
         //
         // But if we will sleep, there might be a timer registered that needs
         // to be removed otherwise we'll wake up when it expires.
-        // nats-tpc patch: a pending latency timer is kept (see `keep_latency_timer`), and
-        // so is a pending throughput timer: re-arming both on every loop cost three
-        // io_uring_enter calls per wake-up. A kept timer can only fire early, which is a
-        // spurious preemption or wake-up, never a late one.
-        let tp = match self.throughput_preemption_timeout_src.take() {
-            Some(src) if src.result().is_none() => src,
-            _ => main_ring.prepare_throughput_preemption_timer(
-                self.ring_depth() as u32,
-                self.eventfd_src.raw(),
-            ),
-        };
-        self.throughput_preemption_timeout_src.set(Some(tp));
+        // nats-tpc patch: a pending latency timer is kept (see `keep_latency_timer`):
+        // re-arming it on every loop cost io_uring_enter calls per wake-up. A kept timer
+        // can only fire early, which is a spurious preemption or wake-up, never a late one.
+        //
+        // The throughput timer (a timeout counting `ring_depth` main-ring completions,
+        // linked to an eventfd write that raises a preemption) is not armed at all.
+        // Upstream re-armed it every loop, so it only fired when one busy turn saw 128
+        // completions; kept armed, it fired every 128 completions, and the kernel hands
+        // each linked eventfd write to an io-wq worker thread: a thread wake-up (a context
+        // switch on a shared CPU) plus an eventfd read to re-install, about 850 times a
+        // second in a request/reply run. Every executor turn polls the rings anyway, and
+        // the latency timer still preempts long-running task queues.
+        let _ = self.throughput_preemption_timeout_src.take();
 
         // This will only dispatch if we run out of sqes. Which means until
         // flush_rings! nothing is really send to the kernel...
