@@ -149,7 +149,7 @@ impl Shard {
             ip: c.peer.ip().to_string(),
             port: c.peer.port(),
             start: st.start,
-            last_activity: st.last_activity,
+            last_activity: st.last_activity(),
             rtt: st.rtt,
             pending_bytes: (st.out.len() + st.inflight) as u64,
             in_msgs: st.in_msgs,

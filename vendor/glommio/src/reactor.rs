@@ -122,7 +122,15 @@ impl Timers {
     /// Return the duration until next event and the number of
     /// ready and woke timers.
     fn process_timers(&mut self) -> (Option<Duration>, usize) {
+        // nats-tpc patch: no clock read without timers, and no split (a B-tree
+        // allocation) when the first timer is not due, which is every turn but a few.
+        let Some(&(first, _)) = self.timers.keys().next() else {
+            return (None, 0);
+        };
         let now = Instant::now();
+        if first > now {
+            return (Some(first - now), 0);
+        }
 
         // Split timers into ready and pending timers.
         let pending = self.timers.split_off(&(now, 0));
