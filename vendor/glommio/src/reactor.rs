@@ -441,6 +441,13 @@ impl Reactor {
         source
     }
 
+    /// nats-tpc patch: a multishot read-readiness poll (see `sys::Reactor::poll_ready_multi`).
+    pub(crate) fn poll_read_ready_multi(&self, fd: RawFd) -> Source {
+        let source = self.new_source(fd, SourceType::PollAdd, None);
+        self.sys.poll_ready_multi(&source, common_flags() | read_flags());
+        source
+    }
+
     pub(crate) fn poll_write_ready(&self, fd: RawFd) -> Source {
         let source = self.new_source(fd, SourceType::PollAdd, None);
         self.sys

@@ -215,21 +215,71 @@ impl Timeout {
     }
 }
 
+/// nats-tpc patch: a read at least this large means the peer is streaming (see `rx_multi`).
+const BULK_READ: usize = 16 * 1024;
+/// nats-tpc patch: small reads in a row that bring a streaming connection back to
+/// multishot polling.
+const SHORT_READS_TO_MULTI: u8 = 4;
+
+/// nats-tpc patch: whether this kernel takes multishot polls (5.13+); cleared for the
+/// thread the first time one is refused, after which each wait arms a one-shot poll.
+thread_local! {
+    static MULTISHOT_POLL: Cell<bool> = const { Cell::new(true) };
+}
+
 #[derive(Debug)]
 pub(crate) struct NonBufferedStream<S> {
     reactor: Weak<Reactor>,
     stream: S,
     source_tx: Option<Source>,
+    /// nats-tpc patch: the read-readiness poll, multishot where the kernel allows, so a
+    /// connection's poll is armed once rather than on every read that drains the socket
+    /// (each arm was an io_uring submission, a source allocation and a kernel poll setup
+    /// per message hop).
     source_rx: Option<Source>,
+    /// nats-tpc patch: whether a recv may find data: set by each poll completion, cleared
+    /// when a recv comes back short (it drained the socket) or would block.
+    rx_ready: bool,
+    /// nats-tpc patch: whether to wait with a multishot poll. A multishot poll posts a
+    /// completion for every arrival, and one that finds the thread running on another CPU
+    /// interrupts it (an IPI) to post it: cheap for request/response traffic, ruinous for
+    /// a stream that fills the buffer on every read (pub 1 KiB: 0.66x). So a bulk read
+    /// (`BULK_READ`) drops the multishot poll, and waits then arm one-shot polls until
+    /// `SHORT_READS_TO_MULTI` small reads in a row show the traffic is chatty again.
+    rx_multi: bool,
+    short_reads: u8,
     write_timeout: Timeout,
     read_timeout: Timeout,
 }
 
 impl<S: AsRawFd> NonBufferedStream<S> {
     fn init(&mut self) {
+        self.arm_rx();
+    }
+
+    /// nats-tpc patch: makes sure a readiness poll is armed. A poll that ended (a one-shot
+    /// one, or a multishot one the kernel stopped) hands its readiness over first.
+    fn arm_rx(&mut self) {
+        if let Some(src) = self.source_rx.as_ref() {
+            if src.is_armed() {
+                return;
+            }
+            match src.take_result() {
+                Some(Err(e)) if e.raw_os_error() == Some(libc::EINVAL) => {
+                    MULTISHOT_POLL.with(|m| m.set(false));
+                    self.rx_ready = true;
+                }
+                Some(_) => self.rx_ready = true,
+                None => {}
+            }
+        }
         let reactor = self.reactor.upgrade().unwrap();
-        let stream_fd = self.stream.as_raw_fd();
-        self.source_rx = Some(reactor.poll_read_ready(stream_fd));
+        let fd = self.stream.as_raw_fd();
+        self.source_rx = Some(if self.rx_multi && MULTISHOT_POLL.with(|m| m.get()) {
+            reactor.poll_read_ready_multi(fd)
+        } else {
+            reactor.poll_read_ready(fd)
+        });
     }
 
     pub(crate) fn try_peek(&self, buf: &mut [u8]) -> Option<io::Result<usize>> {
@@ -261,36 +311,52 @@ impl<S: AsRawFd> NonBufferedStream<S> {
         let reactor = self.reactor.upgrade().unwrap();
         let reactor = reactor.as_ref();
 
-        let no_pending_poll = self
-            .source_rx
-            .as_ref()
-            .map(|src| src.result().is_some())
-            .unwrap_or(true);
-
-        if no_pending_poll {
-            if let Some(result) = super::yolo_recv(self.stream.as_raw_fd(), buf) {
-                self.source_rx.take();
-                self.read_timeout.cancel_timer(reactor);
-                let result = poll_err!(result);
-                // Start an early poll if the buffer is not fully filled. So when
-                // the next time `poll_read` is called, it will be known immediately
-                // whether the underlying stream is ready for reading.
-                if result > 0 && result < buf.len() {
-                    self.source_rx = Some(reactor.poll_read_ready(self.stream.as_raw_fd()));
-                    // The `rush_dispatch`s here and after could be removed to
-                    // improve performance if #458 is handled appropriately.
-                    // reactor.rush_dispatch(self.source_rx.as_ref().unwrap());
+        // nats-tpc patch: a persistent (multishot) readiness poll instead of one armed
+        // after every read that drains the socket. A short read means the socket was
+        // drained; data that arrives later fires the poll again, so no wake-up is lost,
+        // and one that fires for data already read costs one recv that would block.
+        loop {
+            if self.rx_ready {
+                if let Some(result) = super::yolo_recv(self.stream.as_raw_fd(), buf) {
+                    self.read_timeout.cancel_timer(reactor);
+                    let result = poll_err!(result);
+                    if result >= BULK_READ {
+                        self.short_reads = 0;
+                        if self.rx_multi {
+                            self.rx_multi = false;
+                            // Dropping an armed multishot poll cancels it.
+                            if self.source_rx.as_ref().is_some_and(|s| s.is_armed()) {
+                                self.source_rx = None;
+                            }
+                        }
+                    } else if !self.rx_multi {
+                        self.short_reads += 1;
+                        if self.short_reads >= SHORT_READS_TO_MULTI {
+                            self.rx_multi = true;
+                            self.short_reads = 0;
+                        }
+                    }
+                    if result < buf.len() {
+                        self.rx_ready = false;
+                        self.arm_rx();
+                    }
+                    return Poll::Ready(Ok(result));
                 }
-                return Poll::Ready(Ok(result));
+                self.rx_ready = false;
             }
+            self.arm_rx();
+            if self.rx_ready {
+                continue;
+            }
+            let source = self.source_rx.as_ref().unwrap();
+            if source.take_result().is_some() {
+                self.rx_ready = true;
+                continue;
+            }
+            break;
         }
 
         poll_err!(self.read_timeout.check(reactor));
-
-        if no_pending_poll {
-            self.source_rx = Some(reactor.poll_read_ready(self.stream.as_raw_fd()));
-            // reactor.rush_dispatch(self.source_rx.as_ref().unwrap());
-        }
 
         let source = self.source_rx.as_ref().unwrap();
         source.add_waiter_single(cx.waker());
@@ -366,6 +432,9 @@ where
             stream: socket.into(),
             source_tx: None,
             source_rx: None,
+            rx_ready: false,
+            rx_multi: true,
+            short_reads: 0,
             write_timeout: Timeout::new(reactor.register_timer()),
             read_timeout: Timeout::new(reactor.register_timer()),
         };

@@ -224,6 +224,18 @@ impl Source {
         })
     }
 
+    /// nats-tpc patch: takes the result a (multishot) poll left, if it fired since the
+    /// last call, and returns it.
+    pub(crate) fn take_result(&self) -> Option<io::Result<usize>> {
+        self.inner.borrow_mut().wakers.result.take()
+    }
+
+    /// nats-tpc patch: whether the kernel still holds the request (a multishot poll
+    /// stays armed until a completion without `MORE` consumes its source).
+    pub(crate) fn is_armed(&self) -> bool {
+        self.inner.borrow().enqueued.is_some()
+    }
+
     pub(crate) fn result(&self) -> Option<io::Result<usize>> {
         let mut inner = self.inner.borrow_mut();
         let ret = inner
