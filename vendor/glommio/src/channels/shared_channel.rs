@@ -245,7 +245,12 @@ impl<T: Send + Sized> ConnectedSender<T> {
         }
         match self.state.buffer.try_push(item) {
             None => {
-                self.notifier.notify(false);
+                // nats-tpc patch: only a push into an empty channel can matter to a
+                // receiver waiting for data (it waits only after finding it empty, and pops
+                // nothing while it waits), so only that one notifies.
+                if self.state.buffer.size() == 1 {
+                    self.notifier.notify(false);
+                }
                 Ok(())
             }
             Some(item) => {
@@ -420,7 +425,16 @@ impl<T: Send + Sized> ConnectedReceiver<T> {
                 }
             }
             res => {
-                self.notifier.notify(false);
+                // nats-tpc patch: upstream woke a sleeping sender's executor after every
+                // pop, though a sender waits only for room in a full channel: half the
+                // eventfd writes between a shard and the control shard. Only the pop that
+                // leaves one free slot (the channel was full, or the sender, not waiting,
+                // refilled it) notifies; a sender that found it full pushes nothing while
+                // it waits, so the first pop after that always leaves one slot.
+                let b = &self.state.buffer;
+                if b.capacity() - b.size() == 1 {
+                    self.notifier.notify(false);
+                }
                 Poll::Ready(res)
             }
         }

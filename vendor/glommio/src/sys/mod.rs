@@ -306,6 +306,10 @@ impl SleepNotifier {
     }
 
     pub(crate) fn notify(&self, force: bool) {
+        // nats-tpc patch: pairs with the fence in `Reactor::wait` between setting
+        // `should_notify` and checking the channels (Dekker: each side stores, fences, then
+        // loads the other's), which upstream got from sys_membarrier on the sleeper's side.
+        std::sync::atomic::fence(Ordering::SeqCst);
         if self
             .should_notify
             .compare_exchange(true, false, Ordering::Relaxed, Ordering::Relaxed)

@@ -564,7 +564,7 @@ fn process_one_event<F, R>(
 ) -> Option<(bool, bool)>
 where
     F: FnOnce(Ref<'_, InnerSource>) -> Option<()>,
-    R: FnOnce(RefMut<'_, InnerSource>, io::Result<usize>) -> io::Result<usize>,
+    R: FnOnce(RefMut<'_, InnerSource>, io::Result<usize>, bool) -> io::Result<usize>,
 {
     if let Some(value) = cqe {
         // No user data is `POLL_REMOVE` or `CANCEL`, we won't process.
@@ -585,7 +585,7 @@ where
 
         let mut woke = false;
         if try_process(src.borrow()).is_none() {
-            let res = Some(post_process(src.borrow_mut(), transmute_error(result)));
+            let res = Some(post_process(src.borrow_mut(), transmute_error(result), more));
             let mut inner_source = src.borrow_mut();
             inner_source.wakers.result = res;
             woke = inner_source.wakers.wake_waiters();
@@ -870,7 +870,7 @@ impl UringCommon for PollRing {
         process_one_event(
             self.ring.peek_for_cqe(),
             |_| None,
-            |mut src, res| {
+            |mut src, res, _| {
                 record_stats(self, &mut src, &res);
                 res
             },
@@ -1029,6 +1029,14 @@ impl SleepableRing {
         timer_source
     }
 
+    /// nats-tpc patch: the `eventfd` other executors write to wake this one is watched by
+    /// a multishot poll on the main ring (the ring a sleeping executor waits on), not by a
+    /// read on the latency ring re-armed after every wake-up: upstream's path cost each
+    /// foreign wake-up a read completion, a link-poll completion, and two submissions
+    /// (the read and a new link poll), 14 of each per routed request. The counter is
+    /// never read: every write wakes the poll whatever its value, and a 64-bit counter
+    /// does not fill. Foreign wake-ups no longer preempt a running task queue; they are
+    /// seen at the executor's next turn, as I/O is.
     fn install_eventfd(&mut self, eventfd_src: &Source) -> bool {
         if let Some(mut sqe) = self.ring.sq().prepare_sqe() {
             // Now must wait on the `eventfd` in case someone wants to wake us up.
@@ -1041,27 +1049,10 @@ impl SleepableRing {
                         .borrow_mut()
                         .add_source(eventfd_src, self.submission_queue.clone()),
                 ),
-                args: UringOpDescriptor::Read(0, 8),
+                args: UringOpDescriptor::PollAddMulti(PollFlags::POLLIN),
             };
 
-            let buffer_ptr = {
-                match &mut *eventfd_src.source_type_mut() {
-                    SourceType::ForeignNotifier(result, _) => result as *mut _ as _,
-                    _ => unreachable!("Expected ForeignNotifier source type"),
-                }
-            };
-
-            fill_sqe(
-                &mut sqe,
-                &op,
-                |size| {
-                    Some(DmaBuffer::with_storage(
-                        size,
-                        BufferStorage::EventFd(buffer_ptr),
-                    ))
-                },
-                &mut self.source_map.borrow_mut(),
-            );
+            fill_sqe(&mut sqe, &op, |_| None, &mut self.source_map.borrow_mut());
 
             match &mut *eventfd_src.source_type_mut() {
                 SourceType::ForeignNotifier(_, installed) => {
@@ -1075,12 +1066,24 @@ impl SleepableRing {
         }
     }
 
-    fn sleep(&mut self, link: &Source) -> io::Result<usize> {
+    /// Sleeps until a completion arrives; `link` (a poll on the latency ring's fd) is
+    /// submitted first unless `link_armed` (nats-tpc patch: kept from an earlier sleep).
+    fn sleep(&mut self, link: &Source, link_armed: bool) -> io::Result<usize> {
         assert_eq!(
             self.waiting_kernel_submission(),
             0,
             "sleeping with pending SQEs"
         );
+        if link_armed {
+            return self
+                .ring
+                .cq()
+                .wait(1)
+                .map(|_| 1)
+                .or_else(Reactor::busy_ok)
+                .or_else(Reactor::again_ok)
+                .or_else(Reactor::intr_ok);
+        }
         if let Some(mut sqe) = self.ring.sq().prepare_sqe() {
             let sqe_ptr = unsafe { sqe.raw_mut() as *mut _ };
             let op = UringDescriptor {
@@ -1102,14 +1105,18 @@ impl SleepableRing {
 
             // We have now prepared the SQE that links the two rings. We now need to submit
             // it successfully to be able to safely sleep.
-
-            if self
-                .submit_sqes()
+            //
+            // nats-tpc patch: submitted and waited for in one io_uring_enter. The kernel
+            // submits before it waits, and returns the number submitted when it submitted
+            // any (even if the wait is interrupted); a refused submission returns an error
+            // at once, without waiting.
+            let submitted = self
+                .ring
+                .submit_sqes_and_wait(1)
                 .or_else(Reactor::busy_ok)
                 .or_else(Reactor::again_ok)
-                .or_else(Reactor::intr_ok)?
-                != 1
-            {
+                .or_else(Reactor::intr_ok)? as usize;
+            if submitted != 1 {
                 // We failed to submit the `SQE` that links the rings. Just can't sleep.
                 // Waiting here is unsafe because we could end up waiting much longer than
                 // needed.
@@ -1117,14 +1124,9 @@ impl SleepableRing {
                 unsafe { crate::uring_sys::io_uring_prep_nop(sqe_ptr) };
                 Err(io::Error::from_raw_os_error(libc::EBUSY))
             } else {
-                // The rings are linked. Goodnight!
-                self.ring
-                    .cq()
-                    .wait(1)
-                    .map(|_| 1)
-                    .or_else(Reactor::busy_ok)
-                    .or_else(Reactor::again_ok)
-                    .or_else(Reactor::intr_ok)
+                // The rings were linked, and we slept. Good morning!
+                self.in_kernel += submitted;
+                Ok(1)
             }
         } else {
             // Can't link rings because we ran out of `CQE`s. Just can't sleep.
@@ -1201,10 +1203,11 @@ impl UringCommon for SleepableRing {
                 SourceType::LinkRings => Some(()),
                 _ => None,
             },
-            |mut src, res| {
+            |mut src, res, more| {
                 record_stats(self, &mut src, &res);
                 if let SourceType::ForeignNotifier(_, installed) = &mut src.source_type {
-                    *installed = false;
+                    // nats-tpc patch: a multishot poll stays installed until its last CQE.
+                    *installed = more;
                 }
                 res
             },
@@ -1258,6 +1261,9 @@ pub(crate) struct Reactor {
     /// When the pending latency timer fires (nats-tpc patch: kept across loops).
     latency_preemption_deadline: Cell<Option<Instant>>,
     throughput_preemption_timeout_src: Cell<Option<Source>>,
+    /// nats-tpc patch: the poll on the latency ring's fd that wakes a sleep on the main
+    /// ring, kept armed across sleeps until it fires (see `link_rings_and_sleep`).
+    link_src: Cell<Option<Source>>,
 
     link_fd: RawFd,
 
@@ -1341,7 +1347,7 @@ impl Reactor {
         let allocator = Rc::new(UringBufferAllocator::new(io_memory));
         let registry = vec![allocator.as_bytes()];
 
-        let main_ring =
+        let mut main_ring =
             SleepableRing::new(ring_depth, "main", allocator.clone(), source_map.clone())?;
         let poll_ring = PollRing::new(ring_depth, allocator.clone(), source_map.clone())?;
         let mut latency_ring =
@@ -1380,7 +1386,7 @@ impl Reactor {
         );
 
         if !eventfd_src.is_installed().unwrap() {
-            latency_ring.install_eventfd(&eventfd_src);
+            main_ring.install_eventfd(&eventfd_src);
         }
 
         Ok(Reactor {
@@ -1390,6 +1396,7 @@ impl Reactor {
             latency_preemption_timeout_src: Cell::new(None),
             latency_preemption_deadline: Cell::new(None),
             throughput_preemption_timeout_src: Cell::new(None),
+            link_src: Cell::new(None),
             blocking_thread,
             link_fd,
             notifier,
@@ -1409,7 +1416,7 @@ impl Reactor {
 
     pub(crate) fn install_eventfd(&self) {
         if !self.eventfd_src.is_installed().unwrap() {
-            self.latency_ring
+            self.main_ring
                 .borrow_mut()
                 .install_eventfd(&self.eventfd_src);
         }
@@ -1775,15 +1782,27 @@ impl Reactor {
     ///
     /// We may not be able to register an `SQE` at this point, so we return an
     /// Error and will just not sleep.
+    /// nats-tpc patch: upstream armed a new link poll for every sleep and cancelled it on
+    /// waking when it had not fired (woken by the main ring, the usual case): a cancel
+    /// and a submission per sleep. A link poll that has not fired is kept for the next
+    /// sleep; one that fired (its source consumed) is replaced.
     fn link_rings_and_sleep(&self, ring: &mut SleepableRing) -> io::Result<()> {
-        let link_rings = Source::new(
-            IoRequirements::default(),
-            self.link_fd,
-            SourceType::LinkRings,
-            None,
-            None,
-        );
-        ring.sleep(&link_rings).or_else(Self::busy_ok).map(|_| {})
+        let (link_rings, armed) = match self.link_src.take() {
+            Some(src) if src.is_armed() => (src, true),
+            _ => (
+                Source::new(
+                    IoRequirements::default(),
+                    self.link_fd,
+                    SourceType::LinkRings,
+                    None,
+                    None,
+                ),
+                false,
+            ),
+        };
+        let res = ring.sleep(&link_rings, armed).or_else(Self::busy_ok).map(|_| {});
+        self.link_src.set(Some(link_rings));
+        res
     }
 
     pub(crate) fn poll_io(&self, woke: &mut usize) -> io::Result<()> {
@@ -1918,9 +1937,12 @@ impl Reactor {
             // that opened up room. If it did we bail on sleep and go process it.
             self.notifier.prepare_to_sleep();
             // See https://www.scylladb.com/2018/02/15/memory-barriers-seastar-linux/ for
-            // details. This translates to `sys_membarrier()` /
-            // `MEMBARRIER_CMD_PRIVATE_EXPEDITED`
-            membarrier::heavy();
+            // details. nats-tpc patch: a SeqCst fence here and one in
+            // `SleepNotifier::notify` (before it reads the flag) instead of upstream's
+            // `sys_membarrier()` here and nothing there: shards sleep and wake many times
+            // per routed request (8.5 membarrier calls per request on a node), while a
+            // fence costs a notifying producer a few nanoseconds.
+            std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
             let events = process_remote_channels() + self.flush_syscall_thread();
             if events == 0 {
                 if self.eventfd_src.is_installed().unwrap() {
@@ -1962,10 +1984,16 @@ impl Reactor {
         let Some(src) = self.latency_preemption_timeout_src.take() else {
             return false;
         };
+        // Slack: the caller's `within` and the stored deadline both come from clock reads
+        // a few microseconds apart, so an unchanged timer compared exactly came out "too
+        // late" about half the time, and was cancelled and re-armed (a TIMEOUT and an
+        // ASYNC_CANCEL, 13 of each per routed request). Keeping a timer that fires up to
+        // this much later than asked delays only timers, never I/O.
+        const SLACK: Duration = Duration::from_micros(100);
         let soon_enough = self
             .latency_preemption_deadline
             .get()
-            .is_some_and(|d| d <= Instant::now() + within);
+            .is_some_and(|d| d <= Instant::now() + within + SLACK);
         if src.result().is_none() && soon_enough {
             self.latency_preemption_timeout_src.set(Some(src));
             true
