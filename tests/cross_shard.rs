@@ -258,6 +258,80 @@ fn subscribe_flush_publish_from_other_shard_4_shards() {
     subscribe_flush_then_publish_from_other_shard_always_delivers(4);
 }
 
+// ---- publish, flush: the PONG follows delivery on the other shard --------------------------
+
+/// PUB + PING on one shard: the PONG promises the message reached the subscriber on the
+/// other shard (nats-server delivers synchronously). While the other shard sends batches
+/// back all the time (a noise publisher there, a subscriber here), the acknowledgements
+/// those batches carry are what lets the PONG go without a barrier round trip: this checks
+/// they never vouch for a message that was not applied yet.
+fn publish_flush_orders_delivery_under_return_traffic(shards: usize) {
+    const ROUNDS: usize = 500;
+    let server = start(shards);
+    let mut front = quiet_per_shard(&server, shards);
+    let mut back = quiet_per_shard(&server, shards);
+    let mut sink = front.remove(0);
+    let mut publisher = back.remove(0);
+    let mut sub = front.remove(0);
+    let mut noise = back.remove(0);
+    sub.send(b"SUB x 1\r\n");
+    sub.ping_pong();
+    sink.send(b"SUB back 1\r\n");
+    sink.ping_pong();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let noise_thread = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let batch = pub_frame("back", b"n").repeat(20);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                noise.send(&batch);
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            noise.ping_pong();
+        })
+    };
+    let sink_thread = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = sink.try_next_msg(Duration::from_millis(20));
+            }
+        })
+    };
+    for i in 0..ROUNDS {
+        publisher.send(&pub_frame("x", i.to_string().as_bytes()));
+        publisher.send(b"PING\r\n");
+        publisher.expect(b"PONG\r\n");
+        // The message was queued for `sub` before that PONG left, so it comes before the
+        // PONG answering a PING sent now.
+        let got: Vec<String> = sub
+            .msgs_until_pong()
+            .iter()
+            .map(|m| payload_text(&m.payload))
+            .collect();
+        assert_eq!(got, vec![i.to_string()], "round {i}");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    noise_thread.join().expect("noise publisher");
+    sink_thread.join().expect("sink");
+}
+
+#[test]
+fn publish_flush_orders_delivery_under_return_traffic_2_shards() {
+    if skip_for_go("publish_flush_orders_delivery_under_return_traffic_2_shards") {
+        return;
+    }
+    publish_flush_orders_delivery_under_return_traffic(2);
+}
+
+#[test]
+fn publish_flush_orders_delivery_under_return_traffic_4_shards() {
+    if skip_for_go("publish_flush_orders_delivery_under_return_traffic_4_shards") {
+        return;
+    }
+    publish_flush_orders_delivery_under_return_traffic(4);
+}
+
 // ---- unsubscribe, flush: delivery stops ---------------------------------------------------
 
 fn unsubscribe_flush_stops_delivery_from_other_shard(shards: usize) {

@@ -255,7 +255,8 @@ impl Router {
         if !matches!(m, ShardMsg::Msg(_)) {
             self.flush_staged_locked(st);
         }
-        st.outbox.push(to, m);
+        // The router never waits on a barrier: its sequence stays 0.
+        st.outbox.push(to, m, 0);
     }
 
     /// Moves the routed messages staged by one route read into the outboxes.
@@ -277,7 +278,7 @@ impl Router {
         );
         for (to, start, end, mut msg) in std::mem::take(&mut st.staged) {
             msg.buf = frozen.slice(start..end);
-            st.outbox.push(to as usize, ShardMsg::Msg(msg));
+            st.outbox.push(to as usize, ShardMsg::Msg(msg), 0);
         }
     }
 
@@ -299,7 +300,8 @@ impl Router {
     /// Applies batches from shard `from`, forever.
     pub async fn receive(self: Rc<Self>, from: usize, rx: ConnectedReceiver<Batch>) {
         while let Some(batch) = rx.recv().await {
-            for m in batch {
+            let seq = batch.seq;
+            for m in batch.msgs {
                 match m {
                     ShardMsg::Msg(cm) => self.route_out(&cm),
                     ShardMsg::Interest {
@@ -316,6 +318,8 @@ impl Router {
                     ShardMsg::BarrierAck { .. } | ShardMsg::Cluster(_) => {}
                 }
             }
+            // Acknowledged on the next batch to that shard (see `mesh::Batch`).
+            self.st.borrow_mut().outbox.applied(from, seq);
         }
     }
 

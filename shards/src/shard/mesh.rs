@@ -7,6 +7,12 @@
 //! - per-publisher order: a publisher lives on one shard, so its messages to B are in order;
 //! - interest before messages: an interest change A sends before a barrier is installed on B
 //!   before B acknowledges the barrier, so after the ack every publish on B sees it.
+//!
+//! Acknowledgements also ride on the batches themselves: each batch carries its sender's
+//! mesh sequence (`seq`) and the `seq` of the last batch the sender applied from the
+//! receiver (`ack`). A barrier that the acknowledgements already cover needs no
+//! round trip: a reply that comes back from the shard (or the routes) that took the
+//! request carries the proof that the request was applied there.
 
 use std::sync::Arc;
 
@@ -96,7 +102,17 @@ pub struct ClusterView {
 }
 
 /// A batch: one channel item.
-pub type Batch = Vec<ShardMsg>;
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub msgs: Vec<ShardMsg>,
+    /// The sender's mesh sequence at its last push to the receiver: everything the sender
+    /// counted at or below it for the receiver is in this batch or an earlier one (staged
+    /// messages are counted above every push, and each push flushes them first). The
+    /// routes' member never waits on a barrier, and sends 0.
+    pub seq: u64,
+    /// The `seq` of the last batch the sender had applied from the receiver.
+    pub ack: u64,
+}
 
 /// The channel ends one shard owns before it connects them on its executor.
 pub struct MeshEnds {
@@ -134,9 +150,15 @@ pub const OUTBOX_HIGH_WATER: usize = 64 * 1024;
 /// channel by a pump task. Shared by the client shards and the route side of the control
 /// shard, which send the same way.
 pub struct Outboxes {
-    queues: Vec<Batch>,
+    queues: Vec<Vec<ShardMsg>>,
     pump_wakers: Vec<Option<Waker>>,
     drain_waiters: Vec<Waker>,
+    /// Per member: the owner's mesh sequence when it last queued something for it.
+    pushed: Vec<u64>,
+    /// Per member: the `seq` of the last batch applied from it (sent back as `ack`).
+    applied_from: Vec<u64>,
+    /// Per member: the highest of the owner's `seq`s it says it applied.
+    acked_by: Vec<u64>,
 }
 
 impl Outboxes {
@@ -146,11 +168,16 @@ impl Outboxes {
             queues: (0..n).map(|_| Vec::new()).collect(),
             pump_wakers: (0..n).map(|_| None).collect(),
             drain_waiters: Vec::new(),
+            pushed: vec![0; n],
+            applied_from: vec![0; n],
+            acked_by: vec![0; n],
         }
     }
 
-    /// Queues `m` for member `to`, waking its pump when the queue was empty.
-    pub fn push(&mut self, to: usize, m: ShardMsg) {
+    /// Queues `m` for member `to` at the owner's mesh sequence `seq`, waking its pump when
+    /// the queue was empty.
+    pub fn push(&mut self, to: usize, m: ShardMsg, seq: u64) {
+        self.pushed[to] = seq;
         let q = &mut self.queues[to];
         q.push(m);
         if q.len() == 1 {
@@ -160,17 +187,41 @@ impl Outboxes {
         }
     }
 
-    /// The pump's side: everything queued for `to`, or pending until there is some.
+    /// The pump's side: everything queued for `to`, stamped (see [`Batch`]), or pending
+    /// until there is some.
     pub fn poll_take(&mut self, to: usize, cx: &mut Context<'_>) -> Poll<Batch> {
         if self.queues[to].is_empty() {
             self.pump_wakers[to] = Some(cx.waker().clone());
             return Poll::Pending;
         }
-        let b = std::mem::take(&mut self.queues[to]);
+        let msgs = std::mem::take(&mut self.queues[to]);
         for w in self.drain_waiters.drain(..) {
             w.wake();
         }
-        Poll::Ready(b)
+        Poll::Ready(Batch {
+            msgs,
+            seq: self.pushed[to],
+            ack: self.applied_from[to],
+        })
+    }
+
+    /// Records a batch from member `from`: what it acknowledges, and (call once the batch
+    /// is applied) its `seq`, to acknowledge back.
+    pub fn acked(&mut self, from: usize, ack: u64) {
+        self.acked_by[from] = self.acked_by[from].max(ack);
+    }
+
+    /// See [`Outboxes::acked`].
+    pub fn applied(&mut self, from: usize, seq: u64) {
+        self.applied_from[from] = seq;
+    }
+
+    /// Whether every other member is known to have applied everything the owner queued
+    /// for it at sequence `need` or before (`me` is the owner's own slot).
+    pub fn covers(&self, me: usize, need: u64) -> bool {
+        (0..self.queues.len())
+            .filter(|&j| j != me)
+            .all(|j| self.acked_by[j] >= need.min(self.pushed[j]))
     }
 
     /// Ready while every queue is under [`OUTBOX_HIGH_WATER`]; otherwise pending until a

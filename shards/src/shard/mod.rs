@@ -341,7 +341,8 @@ impl Shard {
             // Keep order: messages published before this item go first.
             self.flush_staged_locked(st);
         }
-        st.outbox.push(to, m);
+        let seq = st.interest_seq;
+        st.outbox.push(to, m, seq);
     }
 
     fn broadcast_interest(
@@ -708,7 +709,8 @@ impl Shard {
 
     /// Applies one batch from shard `from`.
     pub fn apply_batch(&self, from: usize, batch: Batch) {
-        for m in batch {
+        self.st.borrow_mut().outbox.acked(from, batch.ack);
+        for m in batch.msgs {
             match m {
                 ShardMsg::Msg(cm) => {
                     stats::add(&self.local.cross_in_msgs, 1);
@@ -761,6 +763,17 @@ impl Shard {
         if !self.multi() || self.st.borrow().interest_acked >= need {
             return;
         }
+        {
+            // Acknowledgements that came back on batches (a reply from the member that
+            // took the request) may already cover it: no round trip then. Staged
+            // messages go out first, so `covers` judges what was really queued.
+            let mut st = self.st.borrow_mut();
+            self.flush_staged_locked(&mut st);
+            if st.outbox.covers(self.id, need) {
+                st.interest_acked = st.interest_acked.max(need);
+                return;
+            }
+        }
         let (id, covers) = {
             let mut st = self.st.borrow_mut();
             let covers = st.interest_seq;
@@ -808,7 +821,9 @@ impl Shard {
     pub async fn receive(self: Rc<Self>, from: usize, rx: ConnectedReceiver<Batch>) {
         while let Some(batch) = rx.recv().await {
             let t = std::time::Instant::now();
+            let seq = batch.seq;
             self.apply_batch(from, batch);
+            self.st.borrow_mut().outbox.applied(from, seq);
             stats::add(&self.local.busy_ns, t.elapsed().as_nanos() as u64);
             self.publish_stats();
             // Back-pressure across shards: a batch that filled a subscriber waits for it,
