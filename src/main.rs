@@ -9,12 +9,14 @@
 //! - `wiring.rs`: config file + flags -> engine options.
 //! - `process.rs`: `-t`, `-sl`, the pid file and the ports file.
 //! - `digest.rs`: the config digest nats-server prints (`sha256:...`).
+//! - `memory.rs`: malloc settings (keep freed buffers instead of re-faulting them).
 
 mod cli;
 mod config;
 mod digest;
 mod help_tls;
 mod logging;
+mod memory;
 mod process;
 mod reload;
 mod signals;
@@ -34,6 +36,7 @@ fn host_port_str(a: &std::net::SocketAddr) -> String {
 }
 
 fn main() {
+    memory::tune_allocator();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let m = match cli::parse(&args) {
         cli::Cli::Run(m) => m,
