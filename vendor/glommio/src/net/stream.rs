@@ -221,12 +221,6 @@ const BULK_READ: usize = 16 * 1024;
 /// multishot polling.
 const SHORT_READS_TO_MULTI: u8 = 4;
 
-/// nats-tpc patch: whether this kernel takes multishot polls (5.13+); cleared for the
-/// thread the first time one is refused, after which each wait arms a one-shot poll.
-thread_local! {
-    static MULTISHOT_POLL: Cell<bool> = const { Cell::new(true) };
-}
-
 #[derive(Debug)]
 pub(crate) struct NonBufferedStream<S> {
     reactor: Weak<Reactor>,
@@ -264,18 +258,14 @@ impl<S: AsRawFd> NonBufferedStream<S> {
             if src.is_armed() {
                 return;
             }
-            match src.take_result() {
-                Some(Err(e)) if e.raw_os_error() == Some(libc::EINVAL) => {
-                    MULTISHOT_POLL.with(|m| m.set(false));
-                    self.rx_ready = true;
-                }
-                Some(_) => self.rx_ready = true,
-                None => {}
+            if let Some(res) = src.take_result() {
+                sys::note_multishot_refused(&res);
+                self.rx_ready = true;
             }
         }
         let reactor = self.reactor.upgrade().unwrap();
         let fd = self.stream.as_raw_fd();
-        self.source_rx = Some(if self.rx_multi && MULTISHOT_POLL.with(|m| m.get()) {
+        self.source_rx = Some(if self.rx_multi && sys::multishot_poll() {
             reactor.poll_read_ready_multi(fd)
         } else {
             reactor.poll_read_ready(fd)

@@ -79,6 +79,34 @@ pub(crate) fn create_eventfd() -> io::Result<RawFd> {
     syscall!(eventfd(0, libc::O_CLOEXEC))
 }
 
+/// nats-tpc patch: whether to arm multishot polls (kernel 5.13+): 0 not decided yet, 1 yes,
+/// 2 no. "No" when `NATS_TPC_NO_MULTISHOT` is set (the tests run part of the suite so, to
+/// cover older kernels' path), or once the kernel refused one (EINVAL); read readiness
+/// and the eventfd then use one-shot requests.
+static MULTISHOT_POLL: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// nats-tpc patch: see [`MULTISHOT_POLL`].
+pub(crate) fn multishot_poll() -> bool {
+    use std::sync::atomic::Ordering::Relaxed;
+    match MULTISHOT_POLL.load(Relaxed) {
+        1 => true,
+        2 => false,
+        _ => {
+            let on = std::env::var_os("NATS_TPC_NO_MULTISHOT").is_none();
+            MULTISHOT_POLL.store(if on { 1 } else { 2 }, Relaxed);
+            on
+        }
+    }
+}
+
+/// nats-tpc patch: notes a poll completion's result; EINVAL from a multishot poll means
+/// the kernel does not take them.
+pub(crate) fn note_multishot_refused(res: &io::Result<usize>) {
+    if matches!(res, Err(e) if e.raw_os_error() == Some(libc::EINVAL)) {
+        MULTISHOT_POLL.store(2, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 pub(crate) fn write_eventfd(eventfd: RawFd) {
     let buf = [1u64; 1];
     let ret = syscall!(write(eventfd, &buf as *const u64 as _, 8)).unwrap();

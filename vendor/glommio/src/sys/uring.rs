@@ -1049,10 +1049,31 @@ impl SleepableRing {
                         .borrow_mut()
                         .add_source(eventfd_src, self.submission_queue.clone()),
                 ),
-                args: UringOpDescriptor::PollAddMulti(PollFlags::POLLIN),
+                args: if sys::multishot_poll() {
+                    UringOpDescriptor::PollAddMulti(PollFlags::POLLIN)
+                } else {
+                    // A kernel before 5.13: upstream's read, re-armed after each wake-up.
+                    // (A one-shot poll would not do: nothing would read the counter, so
+                    // it would fire at once every time and the executor never sleep.)
+                    UringOpDescriptor::Read(0, 8)
+                },
             };
 
-            fill_sqe(&mut sqe, &op, |_| None, &mut self.source_map.borrow_mut());
+            let buffer_ptr = match &mut *eventfd_src.source_type_mut() {
+                SourceType::ForeignNotifier(result, _) => result as *mut u64 as *mut u8,
+                _ => unreachable!("Expected ForeignNotifier source type"),
+            };
+            fill_sqe(
+                &mut sqe,
+                &op,
+                |size| {
+                    Some(DmaBuffer::with_storage(
+                        size,
+                        BufferStorage::EventFd(buffer_ptr),
+                    ))
+                },
+                &mut self.source_map.borrow_mut(),
+            );
 
             match &mut *eventfd_src.source_type_mut() {
                 SourceType::ForeignNotifier(_, installed) => {
@@ -1206,8 +1227,12 @@ impl UringCommon for SleepableRing {
             |mut src, res, more| {
                 record_stats(self, &mut src, &res);
                 if let SourceType::ForeignNotifier(_, installed) = &mut src.source_type {
-                    // nats-tpc patch: a multishot poll stays installed until its last CQE.
+                    // nats-tpc patch: a multishot poll stays installed until its last CQE;
+                    // a refused one switches this process to one-shot polls.
                     *installed = more;
+                    if !more {
+                        sys::note_multishot_refused(&res);
+                    }
                 }
                 res
             },
