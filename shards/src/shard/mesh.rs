@@ -8,11 +8,11 @@
 //! - interest before messages: an interest change A sends before a barrier is installed on B
 //!   before B acknowledges the barrier, so after the ack every publish on B sees it.
 //!
-//! Acknowledgements also ride on the batches themselves: each batch carries its sender's
-//! mesh sequence (`seq`) and the `seq` of the last batch the sender applied from the
-//! receiver (`ack`). A barrier that the acknowledgements already cover needs no
-//! round trip: a reply that comes back from the shard (or the routes) that took the
-//! request carries the proof that the request was applied there.
+//! Acknowledgements also ride on the batches themselves: each batch carries the sender's
+//! mesh sequence at its last push to the receiver (`seq`) and the `seq` of the last batch
+//! the sender applied from the receiver (`ack`). A barrier that the acknowledgements
+//! already cover needs no round trip: a reply that comes back from the shard (or the
+//! routes) that took the request carries the proof that the request was applied there.
 
 use std::sync::Arc;
 
