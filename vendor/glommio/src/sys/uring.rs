@@ -1285,7 +1285,6 @@ pub(crate) struct Reactor {
     latency_preemption_timeout_src: Cell<Option<Source>>,
     /// When the pending latency timer fires (nats-tpc patch: kept across loops).
     latency_preemption_deadline: Cell<Option<Instant>>,
-    throughput_preemption_timeout_src: Cell<Option<Source>>,
     /// nats-tpc patch: the poll on the latency ring's fd that wakes a sleep on the main
     /// ring, kept armed across sleeps until it fires (see `link_rings_and_sleep`).
     link_src: Cell<Option<Source>>,
@@ -1420,7 +1419,6 @@ impl Reactor {
             poll_ring: RefCell::new(poll_ring),
             latency_preemption_timeout_src: Cell::new(None),
             latency_preemption_deadline: Cell::new(None),
-            throughput_preemption_timeout_src: Cell::new(None),
             link_src: Cell::new(None),
             blocking_thread,
             link_fd,
@@ -1926,7 +1924,6 @@ impl Reactor {
         // switch on a shared CPU) plus an eventfd read to re-install, about 850 times a
         // second in a request/reply run. Every executor turn polls the rings anyway, and
         // the latency timer still preempts long-running task queues.
-        let _ = self.throughput_preemption_timeout_src.take();
 
         // This will only dispatch if we run out of sqes. Which means until
         // flush_rings! nothing is really send to the kernel...
@@ -2014,11 +2011,10 @@ impl Reactor {
         // microseconds apart: 13 TIMEOUT + 13 ASYNC_CANCEL per routed request), but builds
         // with it stalled a request for 0.6-2.2 s in about 1 of 100 one-second same-CPU
         // request/reply runs, and without it none in 240. Why is not understood yet.
-        const SLACK: Duration = Duration::ZERO;
         let soon_enough = self
             .latency_preemption_deadline
             .get()
-            .is_some_and(|d| d <= Instant::now() + within + SLACK);
+            .is_some_and(|d| d <= Instant::now() + within);
         if src.result().is_none() && soon_enough {
             self.latency_preemption_timeout_src.set(Some(src));
             true
