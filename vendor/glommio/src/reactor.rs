@@ -119,9 +119,12 @@ impl Timers {
         self.timers.insert((when, id), waker);
     }
 
-    /// Return the duration until next event and the number of
+    /// Return when the next timer is due and the number of
     /// ready and woke timers.
-    fn process_timers(&mut self) -> (Option<Duration>, usize) {
+    ///
+    /// nats-tpc patch: the next timer as an instant, not a duration from a clock read, so
+    /// the reactor can tell an unchanged timer from a new one exactly.
+    fn process_timers(&mut self) -> (Option<Instant>, usize) {
         // nats-tpc patch: no clock read without timers, and no split (a B-tree
         // allocation) when the first timer is not due, which is every turn but a few.
         let Some(&(first, _)) = self.timers.keys().next() else {
@@ -129,7 +132,7 @@ impl Timers {
         };
         let now = Instant::now();
         if first > now {
-            return (Some(first - now), 0);
+            return (Some(first), 0);
         }
 
         // Split timers into ready and pending timers.
@@ -140,12 +143,7 @@ impl Timers {
             wake!(waker);
         }
 
-        // Calculate the duration until the next event.
-        let next = self
-            .timers
-            .keys()
-            .next()
-            .map(|(when, _)| when.saturating_duration_since(now));
+        let next = self.timers.keys().next().map(|&(when, _)| when);
         (next, woke)
     }
 }
@@ -832,7 +830,7 @@ impl Reactor {
     /// Processes ready timers and extends the list of wakers to wake.
     ///
     /// Returns the duration until the next timer
-    fn process_timers(&self) -> (Option<Duration>, usize) {
+    fn process_timers(&self) -> (Option<Instant>, usize) {
         let mut timers = self.timers.borrow_mut();
         timers.process_timers()
     }
@@ -873,7 +871,7 @@ impl Reactor {
         Ok(woke > 0)
     }
 
-    fn process_external_events(&self) -> (Option<Duration>, usize) {
+    fn process_external_events(&self) -> (Option<Instant>, usize) {
         let (next_timer, mut woke) = self.process_timers();
         woke += self.process_shared_channels();
         (next_timer, woke)

@@ -1325,7 +1325,13 @@ impl LocalExecutor {
         loop {
             self.reactor.sys.install_eventfd();
             if self.need_preempt() {
-                break;
+                // nats-tpc patch: upstream broke out here and returned whether anything ran,
+                // and the caller parks (sleeps until I/O) when nothing ran. A completion on
+                // the latency ring between `poll_io` and this check (a kept latency timer
+                // firing) then put the executor to sleep with runnable tasks: a request
+                // answered only when the next I/O or timer came, up to seconds later (the
+                // client's first PING, 2 s in). Runnable queues count as work to do.
+                return ran || !self.queues.borrow().active_executors.is_empty();
             }
             if !self.run_one_task_queue() {
                 return false;

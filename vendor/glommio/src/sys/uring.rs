@@ -1889,7 +1889,7 @@ impl Reactor {
     pub(crate) fn wait<Preempt, F>(
         &self,
         preempt_timer: Preempt,
-        user_timer: Option<Duration>,
+        user_timer: Option<Instant>,
         mut woke: usize,
         process_remote_channels: F,
     ) -> io::Result<bool>
@@ -1944,12 +1944,15 @@ impl Reactor {
         if should_sleep {
             // We are about to go to sleep. It's ok to sleep, but if there
             // is a timer set, we need to make sure we wake up to handle it.
-            if let Some(dur) = user_timer {
-                if !self.keep_latency_timer(dur) {
+            if let Some(when) = user_timer {
+                if !self.keep_latency_timer(when) {
+                    let dur = when.saturating_duration_since(Instant::now());
                     self.latency_preemption_timeout_src
                         .set(Some(lat_ring.prepare_latency_preemption_timer(dur)));
-                    self.latency_preemption_deadline
-                        .set(Some(Instant::now() + dur));
+                    // The user timer's own instant: sleeping on the same timer again
+                    // keeps this one (the kernel fires it a few microseconds later, when
+                    // the timeout is submitted, as upstream's did).
+                    self.latency_preemption_deadline.set(Some(when));
                     assert!(flush_rings!(lat_ring)? > 0);
                 }
             }
@@ -1981,11 +1984,11 @@ impl Reactor {
         }
 
         if let Some(preempt) = preempt_timer() {
-            if !self.keep_latency_timer(preempt) {
+            let when = Instant::now() + preempt;
+            if !self.keep_latency_timer(when) {
                 self.latency_preemption_timeout_src
                     .set(Some(lat_ring.prepare_latency_preemption_timer(preempt)));
-                self.latency_preemption_deadline
-                    .set(Some(Instant::now() + preempt));
+                self.latency_preemption_deadline.set(Some(when));
             }
             flush_rings!(lat_ring, main_ring)?;
         }
@@ -2000,21 +2003,23 @@ impl Reactor {
         Ok(should_sleep)
     }
 
-    /// Whether the pending latency timer fires within `within` from now, so it can stay;
+    /// Whether the pending latency timer fires no later than `when`, so it can stay;
     /// otherwise it is dropped (cancelled) and the caller arms a new one.
-    fn keep_latency_timer(&self, within: Duration) -> bool {
+    ///
+    /// Compared exactly: a kept timer may fire early (a spurious wake-up or preemption),
+    /// never late. User timers come as instants, so sleeping again on an unchanged timer
+    /// keeps it. (Session 4 compared durations from separate clock reads, which re-armed an
+    /// unchanged timer half the time, and then tried 100 µs of slack instead; the rare
+    /// stall blamed on the slack was the executor parking with runnable tasks, see
+    /// `run_task_queues`.)
+    fn keep_latency_timer(&self, when: Instant) -> bool {
         let Some(src) = self.latency_preemption_timeout_src.take() else {
             return false;
         };
-        // No slack. A 100 µs slack (kept timers allowed to fire up to that much later than
-        // asked) stopped an unchanged timer being re-armed about half the time (clock reads
-        // microseconds apart: 13 TIMEOUT + 13 ASYNC_CANCEL per routed request), but builds
-        // with it stalled a request for 0.6-2.2 s in about 1 of 100 one-second same-CPU
-        // request/reply runs, and without it none in 240. Why is not understood yet.
         let soon_enough = self
             .latency_preemption_deadline
             .get()
-            .is_some_and(|d| d <= Instant::now() + within);
+            .is_some_and(|d| d <= when);
         if src.result().is_none() && soon_enough {
             self.latency_preemption_timeout_src.set(Some(src));
             true
