@@ -30,7 +30,7 @@ use crate::defaults::{
     FIRST_ROUTE_PING_INTERVAL, MAX_PENDING_SIZE, READ_BUFFER_SIZE, ROUTE_CONTROL_LINE_FACTOR,
     ROUTE_MAX_PING_INTERVAL,
 };
-use crate::options::{Options, RouteUrl};
+use crate::options::RouteUrl;
 use crate::shard::stream::{read_some, write_all, Shared as Stream, Stream as Transport};
 
 type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
@@ -206,7 +206,7 @@ impl Route {
     }
 
     /// Writes one RMSG/HMSG (RF-02), closing the route if the peer is too far behind.
-    pub fn send_msg(&self, opts: &Options, m: &proto::OutMsg, queues: &[&[u8]]) {
+    pub fn send_msg(&self, max_pending: usize, m: &proto::OutMsg, queues: &[&[u8]]) {
         let mut st = self.st.borrow_mut();
         if st.closing.is_some() || !st.registered {
             return;
@@ -215,7 +215,7 @@ impl Route {
         let n = proto::rmsg(&mut st.out, m, queues, headers);
         st.out_msgs += 1;
         st.out_bytes += n as u64;
-        let limit = opts.max_pending.max(MAX_PENDING_SIZE);
+        let limit = max_pending.max(MAX_PENDING_SIZE);
         if st.out.len() + st.inflight > limit {
             drop(st);
             error!(

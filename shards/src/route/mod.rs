@@ -127,6 +127,10 @@ pub struct Router {
     /// Addresses that reach this server's route port (self-routes are skipped).
     pub self_addrs: Vec<SocketAddr>,
     pub st: RefCell<RouterState>,
+    /// `max_pending` in force (a reload may change it), kept here because every routed
+    /// message checks it: reading the shared options takes a lock and an `Arc` clone,
+    /// atomics on a cache line every shard touches.
+    max_pending: Cell<usize>,
     rng: Cell<u64>,
     /// Route TLS (`cluster { tls {} }`): every route starts with a TLS handshake. A reload
     /// replaces it; routes already up keep the session they have.
@@ -158,7 +162,9 @@ impl Router {
             .map(|ip| SocketAddr::new(*ip, listen.port()))
             .collect();
         self_addrs.push(listen);
+        let max_pending = shared.opts().max_pending;
         Rc::new(Router {
+            max_pending: Cell::new(max_pending),
             me,
             listen,
             client_urls,
@@ -276,7 +282,9 @@ impl Router {
                 .len()
                 .clamp(crate::shard::ARENA_MIN, crate::shard::ARENA_FLUSH),
         );
-        for (to, start, end, mut msg) in std::mem::take(&mut st.staged) {
+        // Drained, not taken: a fresh Vec for every route read grew (reallocating, and
+        // faulting in new pages) to the read's message count each time.
+        for (to, start, end, mut msg) in st.staged.drain(..) {
             msg.buf = frozen.slice(start..end);
             st.outbox.push(to as usize, ShardMsg::Msg(msg), 0);
         }
@@ -422,7 +430,7 @@ impl Router {
             let route = self.st.borrow().routes.get(k).cloned();
             if let Some(r) = route {
                 let qs: Vec<&[u8]> = queues.iter().map(|q| &q[..]).collect();
-                r.send_msg(&self.shared.opts(), &out, &qs);
+                r.send_msg(self.max_pending.get(), &out, &qs);
             }
         }
     }

@@ -38,6 +38,7 @@ impl Router {
                 continue;
             }
             generation = now;
+            self.max_pending.set(self.shared.opts().max_pending);
             // A reload never removes the cluster block (that changes the port: refused).
             if let Some(new) = self.shared.opts().cluster.clone() {
                 self.apply_reload(new).await;

@@ -146,6 +146,9 @@ pub fn build(n: usize) -> Vec<MeshEnds> {
 /// Messages queued for one other mesh member before a sender waits for its pump.
 pub const OUTBOX_HIGH_WATER: usize = 64 * 1024;
 
+/// The most messages a fresh outbox queue is given room for up front.
+const OUTBOX_ROOM_MAX: usize = 4096;
+
 /// A mesh member's outgoing queues, one per other member, each drained into its SPSC
 /// channel by a pump task. Shared by the client shards and the route side of the control
 /// shard, which send the same way.
@@ -194,7 +197,10 @@ impl Outboxes {
             self.pump_wakers[to] = Some(cx.waker().clone());
             return Poll::Pending;
         }
-        let msgs = std::mem::take(&mut self.queues[to]);
+        // The batch's Vec leaves with it (the receiver frees it); the next one starts with
+        // room for as many, instead of growing from empty by reallocations.
+        let room = self.queues[to].len().min(OUTBOX_ROOM_MAX);
+        let msgs = std::mem::replace(&mut self.queues[to], Vec::with_capacity(room));
         for w in self.drain_waiters.drain(..) {
             w.wake();
         }

@@ -619,18 +619,21 @@ impl Shard {
         // The next batch gets room for as much as this one held: growing the arena from
         // empty copied it over and over (realloc was 6% of a routed 1 KiB run).
         st.arena.reserve(frozen.len().clamp(ARENA_MIN, ARENA_FLUSH));
-        let staged = std::mem::take(&mut st.staged);
+        // Drained and put back, not dropped: a fresh Vec per batch grew (reallocating, and
+        // faulting in new pages) to the batch's message count every time.
+        let mut staged = std::mem::take(&mut st.staged);
         for Staged {
             to,
             start,
             end,
             mut msg,
-        } in staged
+        } in staged.drain(..)
         {
             msg.buf = frozen.slice(start..end);
             stats::add(&self.local.cross_out_msgs, 1);
             self.push_out(st, to as usize, ShardMsg::Msg(msg));
         }
+        st.staged = staged;
     }
 
     /// Chooses one member per queue group among local members and other shards' weights.
