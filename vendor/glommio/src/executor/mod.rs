@@ -67,6 +67,7 @@ use tracing::trace;
 mod latch;
 mod multitask;
 mod placement;
+mod spin;
 pub mod stall;
 
 pub(crate) const DEFAULT_EXECUTOR_NAME: &str = "unnamed";
@@ -1459,6 +1460,7 @@ impl LocalExecutor {
             let cx = &mut Context::from_waker(&waker);
 
             let spin_before_park = self.spin_before_park().unwrap_or_default();
+            let mut spinner = spin::Spinner::new();
 
             let future = this
                 .spawn_into(future, TaskQueueHandle::default())
@@ -1500,13 +1502,31 @@ impl LocalExecutor {
                         // future is probably the one setting up the task queues and etc.
                         break t.unwrap();
                     } else {
-                        while !this.reactor.spin_poll_io().unwrap() {
-                            if pre_time.elapsed() > spin_before_park {
-                                this.parker
-                                    .park()
-                                    .expect("Failed to park! This is actually pretty bad!");
+                        // nats-tpc patch: upstream's `spin_before_park` only applies to
+                        // executors glommio binds to CPUs itself; `spinner` decides for
+                        // every executor (see `spin.rs`).
+                        let spin_until = spinner.spin_until();
+                        loop {
+                            if this.reactor.spin_poll_io().unwrap() {
+                                if spin_until.is_some() {
+                                    spinner.found();
+                                }
                                 break;
                             }
+                            if pre_time.elapsed() <= spin_before_park {
+                                continue;
+                            }
+                            if spin_until.is_some_and(|t| Instant::now() < t) {
+                                // Enters the kernel, which runs deferred ring completions.
+                                unsafe { libc::sched_yield() };
+                                continue;
+                            }
+                            let t0 = Instant::now();
+                            this.parker
+                                .park()
+                                .expect("Failed to park! This is actually pretty bad!");
+                            spinner.parked(t0.elapsed());
+                            break;
                         }
                         // reset the timer for deduct spin loop time
                         pre_time = Instant::now();

@@ -92,6 +92,12 @@ bitflags::bitflags! {
         const CQSIZE    = 1 << 3;
         const CLAMP     = 1 << 4;
         const ATTACH_WQ = 1 << 5;
+        /// nats-tpc patch: completions run as task work at the thread's next kernel entry
+        /// instead of interrupting it (Linux 5.19).
+        const COOP_TASKRUN = 1 << 8;
+        /// nats-tpc patch: with COOP_TASKRUN, the kernel sets IORING_SQ_TASKRUN in the SQ
+        /// flags while such work is pending.
+        const TASKRUN_FLAG = 1 << 9;
     }
 }
 

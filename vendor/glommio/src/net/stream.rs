@@ -217,6 +217,12 @@ impl Timeout {
 
 /// nats-tpc patch: a read at least this large means the peer is streaming (see `rx_multi`).
 const BULK_READ: usize = 16 * 1024;
+
+thread_local! {
+    /// nats-tpc patch: bytes this thread's streams have received, which the executor's
+    /// spinner reads to tell request/reply turns from streaming (`executor/spin.rs`).
+    pub(crate) static RX_BYTES: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
 /// nats-tpc patch: small reads in a row that bring a streaming connection back to
 /// multishot polling.
 const SHORT_READS_TO_MULTI: u8 = 4;
@@ -310,6 +316,7 @@ impl<S: AsRawFd> NonBufferedStream<S> {
                 if let Some(result) = super::yolo_recv(self.stream.as_raw_fd(), buf) {
                     self.read_timeout.cancel_timer(reactor);
                     let result = poll_err!(result);
+                    RX_BYTES.with(|b| b.set(b.get() + result as u64));
                     if result >= BULK_READ {
                         self.short_reads = 0;
                         if self.rx_multi {

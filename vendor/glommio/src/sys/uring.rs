@@ -914,6 +914,11 @@ impl UringCommon for PollRing {
     }
 }
 
+/// nats-tpc patch: whether the kernel took IORING_SETUP_COOP_TASKRUN (see
+/// `SleepableRing::new`); the executor spins before parking only if it did.
+pub(crate) static COOP_TASKRUN: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(true);
+
 struct SleepableRing {
     ring: iou::IoUring,
     size: usize,
@@ -935,7 +940,19 @@ impl SleepableRing {
     ) -> io::Result<Self> {
         assert!(*IO_URING_RECENT_ENOUGH);
         Ok(SleepableRing {
-            ring: iou::IoUring::new(size as _)?,
+            // nats-tpc patch: completions for a running thread wait for its next kernel
+            // entry instead of interrupting it (an IPI per completion on another CPU's
+            // thread). Needed by the spinner (executor/spin.rs), which enters the kernel on
+            // every turn; kernels before 5.19 refuse the flags, and then nothing spins.
+            ring: iou::IoUring::new_with_flags(
+                size as _,
+                iou::SetupFlags::COOP_TASKRUN | iou::SetupFlags::TASKRUN_FLAG,
+                iou::SetupFeatures::empty(),
+            )
+            .or_else(|_| {
+                COOP_TASKRUN.store(false, std::sync::atomic::Ordering::Relaxed);
+                iou::IoUring::new(size as _)
+            })?,
             size,
             submission_queue: UringQueueState::with_capacity(size * 4),
             name,
