@@ -82,7 +82,7 @@ pub struct RouterState {
     outbox: Outboxes,
     /// Routed messages for shards, staged per route read (one `Bytes` per read).
     arena: BytesMut,
-    staged: Vec<(u16, usize, usize, CrossMsg)>,
+    staged: Vec<(u16, CrossMsg)>,
     /// The cluster name (a dynamic one may adopt a peer's), and whether it is dynamic.
     pub cluster_name: String,
     pub dynamic: bool,
@@ -131,6 +131,8 @@ pub struct Router {
     /// message checks it: reading the shared options takes a lock and an `Arc` clone,
     /// atomics on a cache line every shard touches.
     max_pending: Cell<usize>,
+    /// A route the last routed message left more than 3/4 of `max_pending` behind.
+    behind: RefCell<Option<Rc<Route>>>,
     rng: Cell<u64>,
     /// Route TLS (`cluster { tls {} }`): every route starts with a TLS handshake. A reload
     /// replaces it; routes already up keep the session they have.
@@ -165,6 +167,7 @@ impl Router {
         let max_pending = shared.opts().max_pending;
         Rc::new(Router {
             max_pending: Cell::new(max_pending),
+            behind: RefCell::new(None),
             me,
             listen,
             client_urls,
@@ -258,7 +261,7 @@ impl Router {
     // ----- the mesh side -----
 
     fn push_out(&self, st: &mut RouterState, to: usize, m: ShardMsg) {
-        if !matches!(m, ShardMsg::Msg(_)) {
+        if !matches!(m, ShardMsg::Msgs { .. }) {
             self.flush_staged_locked(st);
         }
         // The router never waits on a barrier: its sequence stays 0.
@@ -284,10 +287,11 @@ impl Router {
         );
         // Drained, not taken: a fresh Vec for every route read grew (reallocating, and
         // faulting in new pages) to the read's message count each time.
-        for (to, start, end, mut msg) in st.staged.drain(..) {
-            msg.buf = frozen.slice(start..end);
-            st.outbox.push(to as usize, ShardMsg::Msg(msg), 0);
-        }
+        let outbox = &mut st.outbox;
+        crate::shard::mesh::drain_by_destination(&mut st.staged, |to, msgs| {
+            let buf = frozen.clone();
+            outbox.push(to, ShardMsg::Msgs { buf, msgs }, 0);
+        });
     }
 
     /// Moves the outbox for shard `to` into its channel, forever.
@@ -297,6 +301,20 @@ impl Router {
             if tx.send(batch).await.is_err() {
                 return;
             }
+        }
+    }
+
+    /// nats-server's fast producer stall for routes: after a batch left a route more than
+    /// 3/4 of `max_pending` behind, wait up to [`crate::shard::STALL_MAX`] for it to drain
+    /// below that. Bounded like nats-server's, so a route that never drains slows its
+    /// producers down without stopping them.
+    async fn stall(&self) {
+        let Some(r) = self.behind.borrow_mut().take() else {
+            return;
+        };
+        let until = std::time::Instant::now() + crate::shard::STALL_MAX;
+        while !r.drained(self.max_pending.get()) && std::time::Instant::now() < until {
+            glommio::timer::sleep(crate::shard::STALL_POLL).await;
         }
     }
 
@@ -311,7 +329,11 @@ impl Router {
             let seq = batch.seq;
             for m in batch.msgs {
                 match m {
-                    ShardMsg::Msg(cm) => self.route_out(&cm),
+                    ShardMsg::Msgs { buf, msgs } => {
+                        for cm in &msgs {
+                            self.route_out(&buf, cm);
+                        }
+                    }
                     ShardMsg::Interest {
                         subject,
                         queue,
@@ -328,6 +350,9 @@ impl Router {
             }
             // Acknowledged on the next batch to that shard (see `mesh::Batch`).
             self.st.borrow_mut().outbox.applied(from, seq);
+            // Back-pressure: while a route is far behind, this shard's batches wait, its
+            // channel fills, and its outbox stalls the publishers (`Shard::wait_outbox`).
+            self.stall().await;
         }
     }
 
@@ -387,8 +412,8 @@ impl Router {
     }
 
     /// A message published here for remote servers: one RMSG per interested route.
-    fn route_out(&self, cm: &CrossMsg) {
-        let m = cm.view();
+    fn route_out(&self, buf: &[u8], cm: &CrossMsg) {
+        let m = cm.view(buf);
         let targets: Vec<(usize, Vec<Bytes>)> = {
             let mut st = self.st.borrow_mut();
             let st = &mut *st;
@@ -430,7 +455,9 @@ impl Router {
             let route = self.st.borrow().routes.get(k).cloned();
             if let Some(r) = route {
                 let qs: Vec<&[u8]> = queues.iter().map(|q| &q[..]).collect();
-                r.send_msg(self.max_pending.get(), &out, &qs);
+                if r.send_msg(self.max_pending.get(), &out, &qs) {
+                    *self.behind.borrow_mut() = Some(r);
+                }
             }
         }
     }
@@ -480,7 +507,8 @@ impl Router {
                 (start, st.arena.len())
             });
             let msg = CrossMsg {
-                buf: Bytes::new(),
+                start: start as u32,
+                end: end as u32,
                 subj_len: m.subject.len() as u32,
                 reply_len: m.reply.len() as u32,
                 hdr_tok_len: m.hdr_tok.len() as u16,
@@ -490,7 +518,7 @@ impl Router {
                 plain: to_plain,
                 queues: qs,
             };
-            st.staged.push((to as u16, start, end, msg));
+            st.staged.push((to as u16, msg));
         }
     }
 

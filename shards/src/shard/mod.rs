@@ -239,15 +239,8 @@ pub struct State {
     /// Payload bytes of this batch's messages for other shards, frozen into one `Bytes`.
     arena: BytesMut,
     /// Messages for other shards waiting for the end of the batch.
-    staged: Vec<Staged>,
-}
-
-/// A message for another shard whose bytes sit at `start..end` of the arena.
-struct Staged {
-    to: u16,
-    start: usize,
-    end: usize,
-    msg: CrossMsg,
+    /// Messages for other shards (destination, message), their bytes in `arena`.
+    staged: Vec<(u16, CrossMsg)>,
 }
 
 /// One shard.
@@ -337,7 +330,7 @@ impl Shard {
     }
 
     fn push_out(&self, st: &mut State, to: usize, m: ShardMsg) {
-        if !matches!(m, ShardMsg::Msg(_)) {
+        if !matches!(m, ShardMsg::Msgs { .. }) {
             // Keep order: messages published before this item go first.
             self.flush_staged_locked(st);
         }
@@ -565,7 +558,8 @@ impl Shard {
                 (start, st.arena.len())
             });
             let mut msg = CrossMsg {
-                buf: Bytes::new(),
+                start: start as u32,
+                end: end as u32,
                 subj_len: m.subject.len() as u32,
                 reply_len: m.reply.len() as u32,
                 hdr_tok_len: m.hdr_tok.len() as u16,
@@ -582,12 +576,7 @@ impl Shard {
                     .map(|(_, q)| q.clone())
                     .collect();
             }
-            st.staged.push(Staged {
-                to: to as u16,
-                start,
-                end,
-                msg,
-            });
+            st.staged.push((to as u16, msg));
             delivered = true;
             cross = true;
         }
@@ -622,17 +611,11 @@ impl Shard {
         // Drained and put back, not dropped: a fresh Vec per batch grew (reallocating, and
         // faulting in new pages) to the batch's message count every time.
         let mut staged = std::mem::take(&mut st.staged);
-        for Staged {
-            to,
-            start,
-            end,
-            mut msg,
-        } in staged.drain(..)
-        {
-            msg.buf = frozen.slice(start..end);
-            stats::add(&self.local.cross_out_msgs, 1);
-            self.push_out(st, to as usize, ShardMsg::Msg(msg));
-        }
+        mesh::drain_by_destination(&mut staged, |to, msgs| {
+            stats::add(&self.local.cross_out_msgs, msgs.len() as u64);
+            let buf = frozen.clone();
+            self.push_out(st, to, ShardMsg::Msgs { buf, msgs });
+        });
         st.staged = staged;
     }
 
@@ -681,8 +664,8 @@ impl Shard {
     }
 
     /// Delivers a message that another shard routed here.
-    fn deliver_cross(&self, cm: &CrossMsg) {
-        let m = cm.view();
+    fn deliver_cross(&self, buf: &[u8], cm: &CrossMsg) {
+        let m = cm.view(buf);
         let subject = m.subject;
         let mut st = self.st.borrow_mut();
         let st = &mut *st;
@@ -715,9 +698,11 @@ impl Shard {
         self.st.borrow_mut().outbox.acked(from, batch.ack);
         for m in batch.msgs {
             match m {
-                ShardMsg::Msg(cm) => {
-                    stats::add(&self.local.cross_in_msgs, 1);
-                    self.deliver_cross(&cm)
+                ShardMsg::Msgs { buf, msgs } => {
+                    stats::add(&self.local.cross_in_msgs, msgs.len() as u64);
+                    for cm in &msgs {
+                        self.deliver_cross(&buf, cm);
+                    }
                 }
                 ShardMsg::Interest {
                     subject,
@@ -879,9 +864,9 @@ impl Shard {
 }
 
 /// The longest a publisher is stalled for one read (nats-server: `stallTotalAllowed`).
-const STALL_MAX: std::time::Duration = std::time::Duration::from_millis(10);
+pub(crate) const STALL_MAX: std::time::Duration = std::time::Duration::from_millis(10);
 /// How often a stalled publisher looks at its subscriber again.
-const STALL_POLL: std::time::Duration = std::time::Duration::from_micros(500);
+pub(crate) const STALL_POLL: std::time::Duration = std::time::Duration::from_micros(500);
 
 /// A future that yields once to the executor (lets woken tasks run).
 pub struct YieldNow(bool);
