@@ -131,8 +131,6 @@ pub struct Router {
     /// message checks it: reading the shared options takes a lock and an `Arc` clone,
     /// atomics on a cache line every shard touches.
     max_pending: Cell<usize>,
-    /// A route the last routed message left more than 3/4 of `max_pending` behind.
-    behind: RefCell<Option<Rc<Route>>>,
     rng: Cell<u64>,
     /// Route TLS (`cluster { tls {} }`): every route starts with a TLS handshake. A reload
     /// replaces it; routes already up keep the session they have.
@@ -167,7 +165,6 @@ impl Router {
         let max_pending = shared.opts().max_pending;
         Rc::new(Router {
             max_pending: Cell::new(max_pending),
-            behind: RefCell::new(None),
             me,
             listen,
             client_urls,
@@ -304,20 +301,6 @@ impl Router {
         }
     }
 
-    /// nats-server's fast producer stall for routes: after a batch left a route more than
-    /// 3/4 of `max_pending` behind, wait up to [`crate::shard::STALL_MAX`] for it to drain
-    /// below that. Bounded like nats-server's, so a route that never drains slows its
-    /// producers down without stopping them.
-    async fn stall(&self) {
-        let Some(r) = self.behind.borrow_mut().take() else {
-            return;
-        };
-        let until = std::time::Instant::now() + crate::shard::STALL_MAX;
-        while !r.drained(self.max_pending.get()) && std::time::Instant::now() < until {
-            glommio::timer::sleep(crate::shard::STALL_POLL).await;
-        }
-    }
-
     /// Waits while a shard is far behind (route readers call it between reads).
     pub async fn wait_outbox(&self) {
         poll_fn(|cx| self.st.borrow_mut().outbox.poll_below_high_water(cx)).await
@@ -350,9 +333,6 @@ impl Router {
             }
             // Acknowledged on the next batch to that shard (see `mesh::Batch`).
             self.st.borrow_mut().outbox.applied(from, seq);
-            // Back-pressure: while a route is far behind, this shard's batches wait, its
-            // channel fills, and its outbox stalls the publishers (`Shard::wait_outbox`).
-            self.stall().await;
         }
     }
 
@@ -455,9 +435,7 @@ impl Router {
             let route = self.st.borrow().routes.get(k).cloned();
             if let Some(r) = route {
                 let qs: Vec<&[u8]> = queues.iter().map(|q| &q[..]).collect();
-                if r.send_msg(self.max_pending.get(), &out, &qs) {
-                    *self.behind.borrow_mut() = Some(r);
-                }
+                r.send_msg(self.max_pending.get(), &out, &qs);
             }
         }
     }

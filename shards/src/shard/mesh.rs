@@ -169,10 +169,6 @@ pub fn build(n: usize) -> Vec<MeshEnds> {
 
 /// Messages queued for one other mesh member before a sender waits for its pump.
 pub const OUTBOX_HIGH_WATER: usize = 64 * 1024;
-/// Message bytes queued for one other mesh member before a sender waits for its pump:
-/// with large messages the count alone let a stalled receiver (a route far behind) buffer
-/// 64 MiB here before the publishers felt it.
-pub const OUTBOX_HIGH_WATER_BYTES: usize = 8 * 1024 * 1024;
 
 /// The most messages a fresh outbox queue is given room for up front.
 const OUTBOX_ROOM_MAX: usize = 4096;
@@ -182,9 +178,8 @@ const OUTBOX_ROOM_MAX: usize = 4096;
 /// shard, which send the same way.
 pub struct Outboxes {
     queues: Vec<Vec<ShardMsg>>,
-    /// Per member: messages (not items) and their bytes queued, for the high-water marks.
+    /// Per member: messages (not items) queued, for the high-water mark.
     counts: Vec<usize>,
-    bytes: Vec<usize>,
     pump_wakers: Vec<Option<Waker>>,
     drain_waiters: Vec<Waker>,
     /// Per member: the owner's mesh sequence when it last queued something for it.
@@ -201,7 +196,6 @@ impl Outboxes {
         Outboxes {
             queues: (0..n).map(|_| Vec::new()).collect(),
             counts: vec![0; n],
-            bytes: vec![0; n],
             pump_wakers: (0..n).map(|_| None).collect(),
             drain_waiters: Vec::new(),
             pushed: vec![0; n],
@@ -214,15 +208,10 @@ impl Outboxes {
     /// the queue was empty.
     pub fn push(&mut self, to: usize, m: ShardMsg, seq: u64) {
         self.pushed[to] = seq;
-        let (count, bytes) = match &m {
-            ShardMsg::Msgs { msgs, .. } => (
-                msgs.len(),
-                msgs.iter().map(|c| (c.end - c.start) as usize).sum(),
-            ),
-            _ => (1, 0),
+        self.counts[to] += match &m {
+            ShardMsg::Msgs { msgs, .. } => msgs.len(),
+            _ => 1,
         };
-        self.counts[to] += count;
-        self.bytes[to] += bytes;
         let q = &mut self.queues[to];
         q.push(m);
         if q.len() == 1 {
@@ -242,7 +231,6 @@ impl Outboxes {
         // The batch's Vec leaves with it (the receiver frees it); the next one starts with
         // room for as many, instead of growing from empty by reallocations.
         self.counts[to] = 0;
-        self.bytes[to] = 0;
         let room = self.queues[to].len().min(OUTBOX_ROOM_MAX);
         let msgs = std::mem::replace(&mut self.queues[to], Vec::with_capacity(room));
         for w in self.drain_waiters.drain(..) {
@@ -277,9 +265,7 @@ impl Outboxes {
     /// Ready while every queue is under [`OUTBOX_HIGH_WATER`]; otherwise pending until a
     /// pump drains one.
     pub fn poll_below_high_water(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        if self.counts.iter().all(|&c| c < OUTBOX_HIGH_WATER)
-            && self.bytes.iter().all(|&b| b < OUTBOX_HIGH_WATER_BYTES)
-        {
+        if self.counts.iter().all(|&c| c < OUTBOX_HIGH_WATER) {
             Poll::Ready(())
         } else {
             self.drain_waiters.push(cx.waker().clone());

@@ -864,9 +864,9 @@ impl Shard {
 }
 
 /// The longest a publisher is stalled for one read (nats-server: `stallTotalAllowed`).
-pub(crate) const STALL_MAX: std::time::Duration = std::time::Duration::from_millis(10);
+const STALL_MAX: std::time::Duration = std::time::Duration::from_millis(10);
 /// How often a stalled publisher looks at its subscriber again.
-pub(crate) const STALL_POLL: std::time::Duration = std::time::Duration::from_micros(500);
+const STALL_POLL: std::time::Duration = std::time::Duration::from_micros(500);
 
 /// A future that yields once to the executor (lets woken tasks run).
 pub struct YieldNow(bool);
