@@ -624,3 +624,62 @@ fn mixed_varz_counts_route_traffic_our_publisher() {
 fn mixed_varz_counts_route_traffic_go_publisher() {
     varz_counts_route_traffic(G, T);
 }
+
+/// Spec §2.9: `max_pending` closes clients only. nats-server never closes a route for
+/// pending bytes (client.go `queueOutbound` checks `c.kind == CLIENT`); a route more than
+/// 3/4 of `max_pending` behind stalls the publishers feeding it instead. Node B is stopped
+/// (SIGSTOP) while a publisher on node A floods 192 MiB for a subscriber on B, far past
+/// A's `max_pending` (8 MiB here) and past 64 MiB: A must hold the publisher back rather
+/// than take it all in (it took 2 GB in 4 s once), and keep the route (closing it lost
+/// everything in flight and reconnected). What B then does with its own subscriber, which
+/// this test does not read, is B's client policy and not checked.
+#[test]
+fn route_far_behind_is_not_closed_as_a_slow_consumer() {
+    const MSGS: usize = 192 * 1024;
+    let conf = common::TempConfig::new("max_pending: 8388608\n");
+    let mut spec = Spec::new(T, "n1").shards(1);
+    spec.extra = vec!["-c".into(), conf.path().display().to_string()];
+    let a = Node::start(spec);
+    let b = Node::start(Spec::new(T, "n2").routes(&[a.route_port]).shards(1));
+    wait_full_mesh(&[&a, &b]);
+    let mut publisher = a.server.quiet();
+    let mut sub = b.server.quiet();
+    sub.send(b"SUB flood 1\r\n");
+    sync_interest(&mut publisher, &mut sub, "flood");
+    let route_before = a.monitor("/routez")["routes"][0]["rid"].clone();
+
+    b.server.signal(libc::SIGSTOP);
+    let writer = std::thread::spawn(move || {
+        let body = vec![b'x'; 1024];
+        let frame = common::pub_frame("flood", &body);
+        let chunk: Vec<u8> = frame.repeat(1024);
+        for _ in 0..MSGS / 1024 {
+            publisher.send(&chunk);
+        }
+        publisher.ping_pong();
+    });
+    // Long enough for the publisher to have pushed everything were it not held (loopback
+    // takes 192 MiB in well under a second).
+    std::thread::sleep(Duration::from_secs(2));
+    let taken = a.monitor("/varz")["in_msgs"].as_u64().unwrap_or(0) as usize;
+    b.server.signal(libc::SIGCONT);
+    assert!(
+        taken < MSGS * 3 / 4,
+        "node A took {taken} of {MSGS} messages while its route was stuck"
+    );
+    writer.join().expect("publisher thread");
+
+    assert_eq!(
+        a.monitor("/routez")["routes"][0]["rid"],
+        route_before,
+        "the route was closed and replaced"
+    );
+    let slow: Vec<String> = a
+        .server
+        .logs()
+        .into_iter()
+        .filter(|l| l.contains("Slow Consumer"))
+        .collect();
+    assert!(slow.is_empty(), "node A: {slow:?}");
+    drop(sub);
+}

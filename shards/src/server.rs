@@ -501,16 +501,21 @@ fn start_routes(shared: &Arc<Shared>, r: RouteSetup) -> Rc<Router> {
     let router = Router::new(shared.clone(), r.addr, r.name, r.dynamic, r.tls);
     // As in `run_shard`: each end connects in a task of its own.
     for (to, tx) in r.ends.senders.into_iter().enumerate() {
-        if let Some(tx) = tx {
+        if let Some((tx, inflight)) = tx {
             let router = router.clone();
-            glommio::spawn_local(async move { router.pump(to, tx.connect().await).await }).detach();
+            glommio::spawn_local(
+                async move { router.pump(to, tx.connect().await, inflight).await },
+            )
+            .detach();
         }
     }
     for (from, rx) in r.ends.receivers.into_iter().enumerate() {
-        if let Some(rx) = rx {
+        if let Some((rx, inflight)) = rx {
             let router = router.clone();
-            glommio::spawn_local(async move { router.receive(from, rx.connect().await).await })
-                .detach();
+            glommio::spawn_local(async move {
+                router.receive(from, rx.connect().await, inflight).await
+            })
+            .detach();
         }
     }
     // Shards start with no cluster view; the first one carries the name (and, later, the
@@ -538,16 +543,19 @@ async fn run_shard(
     // its own (sequential connects would deadlock across shards). Until then, messages wait
     // in the shard's outboxes.
     for (to, tx) in ends.senders.into_iter().enumerate() {
-        if let Some(tx) = tx {
+        if let Some((tx, inflight)) = tx {
             let shard = shard.clone();
-            glommio::spawn_local(async move { shard.pump(to, tx.connect().await).await }).detach();
+            glommio::spawn_local(async move { shard.pump(to, tx.connect().await, inflight).await })
+                .detach();
         }
     }
     for (from, rx) in ends.receivers.into_iter().enumerate() {
-        if let Some(rx) = rx {
+        if let Some((rx, inflight)) = rx {
             let shard = shard.clone();
-            glommio::spawn_local(async move { shard.receive(from, rx.connect().await).await })
-                .detach();
+            glommio::spawn_local(
+                async move { shard.receive(from, rx.connect().await, inflight).await },
+            )
+            .detach();
         }
     }
     {

@@ -27,8 +27,7 @@ use super::proto::{self, Parsed, RouteOp};
 use super::solicit::{self, Solicit};
 use super::Router;
 use crate::defaults::{
-    FIRST_ROUTE_PING_INTERVAL, MAX_PENDING_SIZE, READ_BUFFER_SIZE, ROUTE_CONTROL_LINE_FACTOR,
-    ROUTE_MAX_PING_INTERVAL,
+    FIRST_ROUTE_PING_INTERVAL, READ_BUFFER_SIZE, ROUTE_CONTROL_LINE_FACTOR, ROUTE_MAX_PING_INTERVAL,
 };
 use crate::options::RouteUrl;
 use crate::shard::stream::{read_some, write_all, Shared as Stream, Stream as Transport};
@@ -205,29 +204,33 @@ impl Route {
         self.queue_proto(format!("-ERR '{text}'\r\n").as_bytes());
     }
 
-    /// Writes one RMSG/HMSG (RF-02), closing the route if the peer is too far behind.
-    pub fn send_msg(&self, max_pending: usize, m: &proto::OutMsg, queues: &[&[u8]]) {
+    /// Writes one RMSG/HMSG (RF-02). Returns whether the route is now more than 3/4 of
+    /// `max_pending` behind, when the router holds the shards that feed it back (see
+    /// `Router::stall`).
+    ///
+    /// A route is never closed for pending bytes: nats-server closes only clients that way
+    /// (`queueOutbound`, `c.kind == CLIENT`) and stalls a route's producers instead.
+    /// Closing it lost everything in flight and reconnected (a routed 16 B flood tripped
+    /// it whenever node A outran node B).
+    pub fn send_msg(&self, max_pending: usize, m: &proto::OutMsg, queues: &[&[u8]]) -> bool {
         let mut st = self.st.borrow_mut();
         if st.closing.is_some() || !st.registered {
-            return;
+            return false;
         }
         let headers = st.headers;
         let n = proto::rmsg(&mut st.out, m, queues, headers);
         st.out_msgs += 1;
         st.out_bytes += n as u64;
-        let limit = max_pending.max(MAX_PENDING_SIZE);
-        if st.out.len() + st.inflight > limit {
-            drop(st);
-            error!(
-                "{} - Slow Consumer Detected: MaxPending of {limit} Exceeded",
-                self.prefix()
-            );
-            self.close(RouteClose::SlowConsumerPendingBytes);
-            return;
-        }
         if let Some(w) = st.writer.take() {
             w.wake();
         }
+        st.out.len() + st.inflight > max_pending / 4 * 3
+    }
+
+    /// Whether the route is at most 3/4 of `max_pending` behind again (or closing).
+    pub fn drained(&self, max_pending: usize) -> bool {
+        let st = self.st.borrow();
+        st.closing.is_some() || st.out.len() + st.inflight <= max_pending / 4 * 3
     }
 
     /// Closed from now on, this route is not dialled again.

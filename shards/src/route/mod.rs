@@ -51,7 +51,7 @@ use rustc_hash::FxHasher;
 use slab::Slab;
 
 use crate::options::{join_host_port, ClusterOpts, SubjectPerm};
-use crate::shard::mesh::{Batch, ClusterView, CrossMsg, Outboxes, ShardMsg};
+use crate::shard::mesh::{Batch, ClusterView, CrossMsg, Inflight, Outboxes, ShardMsg};
 use crate::shard::Shared;
 use crate::subject;
 use crate::sublist::Sublist;
@@ -94,6 +94,11 @@ pub struct RouterState {
     closed_traffic: Traffic,
 }
 
+/// The longest the router holds one batch from a shard for a route far behind.
+const ROUTE_STALL_MAX: std::time::Duration = std::time::Duration::from_secs(1);
+/// How often a held batch looks at the route again.
+const ROUTE_STALL_POLL: std::time::Duration = std::time::Duration::from_micros(500);
+
 /// Messages and payload bytes (headers included) received from and sent to routes, as
 /// nats-server counts them into `/varz` `in_msgs`/`out_msgs` (one per RMSG/HMSG).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -131,6 +136,8 @@ pub struct Router {
     /// message checks it: reading the shared options takes a lock and an `Arc` clone,
     /// atomics on a cache line every shard touches.
     max_pending: Cell<usize>,
+    /// A route the last routed message left more than 3/4 of `max_pending` behind.
+    behind: RefCell<Option<Rc<Route>>>,
     rng: Cell<u64>,
     /// Route TLS (`cluster { tls {} }`): every route starts with a TLS handshake. A reload
     /// replaces it; routes already up keep the session they have.
@@ -165,6 +172,7 @@ impl Router {
         let max_pending = shared.opts().max_pending;
         Rc::new(Router {
             max_pending: Cell::new(max_pending),
+            behind: RefCell::new(None),
             me,
             listen,
             client_urls,
@@ -292,12 +300,28 @@ impl Router {
     }
 
     /// Moves the outbox for shard `to` into its channel, forever.
-    pub async fn pump(self: Rc<Self>, to: usize, tx: ConnectedSender<Batch>) {
+    pub async fn pump(self: Rc<Self>, to: usize, tx: ConnectedSender<Batch>, inflight: Inflight) {
         loop {
+            crate::shard::mesh::wait_inflight(&inflight).await;
             let batch = poll_fn(|cx| self.st.borrow_mut().outbox.poll_take(to, cx)).await;
+            inflight.fetch_add(batch.bytes, Ordering::AcqRel);
             if tx.send(batch).await.is_err() {
                 return;
             }
+        }
+    }
+
+    /// nats-server's fast producer stall for routes: after a batch left a route more than
+    /// 3/4 of `max_pending` behind, wait for it to drain below that, up to
+    /// [`ROUTE_STALL_MAX`] per batch (a route that never drains is closed by its write
+    /// deadline; until then its producers move one batch a second).
+    async fn stall(&self) {
+        let Some(r) = self.behind.borrow_mut().take() else {
+            return;
+        };
+        let until = std::time::Instant::now() + ROUTE_STALL_MAX;
+        while !r.drained(self.max_pending.get()) && std::time::Instant::now() < until {
+            glommio::timer::sleep(ROUTE_STALL_POLL).await;
         }
     }
 
@@ -307,9 +331,15 @@ impl Router {
     }
 
     /// Applies batches from shard `from`, forever.
-    pub async fn receive(self: Rc<Self>, from: usize, rx: ConnectedReceiver<Batch>) {
+    pub async fn receive(
+        self: Rc<Self>,
+        from: usize,
+        rx: ConnectedReceiver<Batch>,
+        inflight: Inflight,
+    ) {
         while let Some(batch) = rx.recv().await {
             let seq = batch.seq;
+            let bytes = batch.bytes;
             for m in batch.msgs {
                 match m {
                     ShardMsg::Msgs { buf, msgs } => {
@@ -333,6 +363,11 @@ impl Router {
             }
             // Acknowledged on the next batch to that shard (see `mesh::Batch`).
             self.st.borrow_mut().outbox.applied(from, seq);
+            // Back-pressure: while a route is far behind, this shard's batches wait here,
+            // its bytes in flight reach `INFLIGHT_MAX`, its pump waits, its outbox fills,
+            // and its publishers wait at the outbox's high-water mark.
+            self.stall().await;
+            inflight.fetch_sub(bytes, Ordering::AcqRel);
         }
     }
 
@@ -435,7 +470,9 @@ impl Router {
             let route = self.st.borrow().routes.get(k).cloned();
             if let Some(r) = route {
                 let qs: Vec<&[u8]> = queues.iter().map(|q| &q[..]).collect();
-                r.send_msg(self.max_pending.get(), &out, &qs);
+                if r.send_msg(self.max_pending.get(), &out, &qs) {
+                    *self.behind.borrow_mut() = Some(r);
+                }
             }
         }
     }

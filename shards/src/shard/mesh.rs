@@ -136,14 +136,35 @@ pub struct Batch {
     pub seq: u64,
     /// The `seq` of the last batch the sender had applied from the receiver.
     pub ack: u64,
+    /// Message bytes in the batch (see [`Inflight`]).
+    pub bytes: usize,
+}
+
+/// Message bytes a sender has handed to one channel that its receiver has not applied
+/// yet, shared by the two ends of that channel only (updated once per batch).
+///
+/// The channel holds [`CHANNEL_BATCHES`] batches of any size, so a receiver that stops
+/// taking them (the routes' member holding back for a route far behind) would let a flood
+/// pile up in it unbounded. A pump waits while more than [`INFLIGHT_MAX`] bytes are in
+/// flight; then the outbox fills, and the publishers wait at its high-water mark.
+pub type Inflight = Arc<std::sync::atomic::AtomicUsize>;
+
+/// See [`Inflight`].
+pub const INFLIGHT_MAX: usize = 16 * 1024 * 1024;
+
+/// A pump's wait while its receiver is [`INFLIGHT_MAX`] behind.
+pub async fn wait_inflight(inflight: &Inflight) {
+    while inflight.load(std::sync::atomic::Ordering::Acquire) > INFLIGHT_MAX {
+        glommio::timer::sleep(std::time::Duration::from_micros(500)).await;
+    }
 }
 
 /// The channel ends one shard owns before it connects them on its executor.
 pub struct MeshEnds {
     /// `senders[j]` sends to shard j (`None` for itself).
-    pub senders: Vec<Option<SharedSender<Batch>>>,
+    pub senders: Vec<Option<(SharedSender<Batch>, Inflight)>>,
     /// `receivers[i]` receives from shard i (`None` for itself).
-    pub receivers: Vec<Option<SharedReceiver<Batch>>>,
+    pub receivers: Vec<Option<(SharedReceiver<Batch>, Inflight)>>,
 }
 
 /// Creates the full mesh for `n` members (the client shards, plus the control shard when
@@ -159,8 +180,9 @@ pub fn build(n: usize) -> Vec<MeshEnds> {
         for to in 0..n {
             if from != to {
                 let (tx, rx) = shared_channel::new_bounded(CHANNEL_BATCHES);
-                ends[from].senders[to] = Some(tx);
-                ends[to].receivers[from] = Some(rx);
+                let inflight = Inflight::default();
+                ends[from].senders[to] = Some((tx, inflight.clone()));
+                ends[to].receivers[from] = Some((rx, inflight));
             }
         }
     }
@@ -169,6 +191,9 @@ pub fn build(n: usize) -> Vec<MeshEnds> {
 
 /// Messages queued for one other mesh member before a sender waits for its pump.
 pub const OUTBOX_HIGH_WATER: usize = 64 * 1024;
+/// Message bytes queued for one other mesh member before a sender waits for its pump
+/// (with large messages the count alone allowed 64 MiB).
+pub const OUTBOX_HIGH_WATER_BYTES: usize = 8 * 1024 * 1024;
 
 /// The most messages a fresh outbox queue is given room for up front.
 const OUTBOX_ROOM_MAX: usize = 4096;
@@ -178,8 +203,9 @@ const OUTBOX_ROOM_MAX: usize = 4096;
 /// shard, which send the same way.
 pub struct Outboxes {
     queues: Vec<Vec<ShardMsg>>,
-    /// Per member: messages (not items) queued, for the high-water mark.
+    /// Per member: messages (not items) and their bytes queued.
     counts: Vec<usize>,
+    bytes: Vec<usize>,
     pump_wakers: Vec<Option<Waker>>,
     drain_waiters: Vec<Waker>,
     /// Per member: the owner's mesh sequence when it last queued something for it.
@@ -196,6 +222,7 @@ impl Outboxes {
         Outboxes {
             queues: (0..n).map(|_| Vec::new()).collect(),
             counts: vec![0; n],
+            bytes: vec![0; n],
             pump_wakers: (0..n).map(|_| None).collect(),
             drain_waiters: Vec::new(),
             pushed: vec![0; n],
@@ -208,10 +235,15 @@ impl Outboxes {
     /// the queue was empty.
     pub fn push(&mut self, to: usize, m: ShardMsg, seq: u64) {
         self.pushed[to] = seq;
-        self.counts[to] += match &m {
-            ShardMsg::Msgs { msgs, .. } => msgs.len(),
-            _ => 1,
+        let (count, bytes) = match &m {
+            ShardMsg::Msgs { msgs, .. } => (
+                msgs.len(),
+                msgs.iter().map(|c| (c.end - c.start) as usize).sum(),
+            ),
+            _ => (1, 0),
         };
+        self.counts[to] += count;
+        self.bytes[to] += bytes;
         let q = &mut self.queues[to];
         q.push(m);
         if q.len() == 1 {
@@ -231,6 +263,7 @@ impl Outboxes {
         // The batch's Vec leaves with it (the receiver frees it); the next one starts with
         // room for as many, instead of growing from empty by reallocations.
         self.counts[to] = 0;
+        let bytes = std::mem::take(&mut self.bytes[to]);
         let room = self.queues[to].len().min(OUTBOX_ROOM_MAX);
         let msgs = std::mem::replace(&mut self.queues[to], Vec::with_capacity(room));
         for w in self.drain_waiters.drain(..) {
@@ -240,6 +273,7 @@ impl Outboxes {
             msgs,
             seq: self.pushed[to],
             ack: self.applied_from[to],
+            bytes,
         })
     }
 
@@ -265,7 +299,9 @@ impl Outboxes {
     /// Ready while every queue is under [`OUTBOX_HIGH_WATER`]; otherwise pending until a
     /// pump drains one.
     pub fn poll_below_high_water(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        if self.counts.iter().all(|&c| c < OUTBOX_HIGH_WATER) {
+        if self.counts.iter().all(|&c| c < OUTBOX_HIGH_WATER)
+            && self.bytes.iter().all(|&b| b < OUTBOX_HIGH_WATER_BYTES)
+        {
             Poll::Ready(())
         } else {
             self.drain_waiters.push(cx.waker().clone());

@@ -53,7 +53,7 @@ use crate::options::Options;
 use crate::stats;
 use crate::sublist::{MatchResult, Sublist};
 use conn::Conn;
-use mesh::{Batch, CrossMsg, Outboxes, ShardMsg};
+use mesh::{Batch, CrossMsg, Inflight, Outboxes, ShardMsg};
 
 type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
@@ -796,9 +796,11 @@ impl Shard {
     }
 
     /// Moves this shard's outbox for `to` into the channel, batch by batch, forever.
-    pub async fn pump(self: Rc<Self>, to: usize, tx: ConnectedSender<Batch>) {
+    pub async fn pump(self: Rc<Self>, to: usize, tx: ConnectedSender<Batch>, inflight: Inflight) {
         loop {
+            mesh::wait_inflight(&inflight).await;
             let batch = poll_fn(|cx| self.st.borrow_mut().outbox.poll_take(to, cx)).await;
+            inflight.fetch_add(batch.bytes, Ordering::AcqRel);
             if tx.send(batch).await.is_err() {
                 return;
             }
@@ -806,10 +808,16 @@ impl Shard {
     }
 
     /// Applies batches from shard `from`, forever.
-    pub async fn receive(self: Rc<Self>, from: usize, rx: ConnectedReceiver<Batch>) {
+    pub async fn receive(
+        self: Rc<Self>,
+        from: usize,
+        rx: ConnectedReceiver<Batch>,
+        inflight: Inflight,
+    ) {
         while let Some(batch) = rx.recv().await {
             let t = std::time::Instant::now();
             let seq = batch.seq;
+            let bytes = batch.bytes;
             self.apply_batch(from, batch);
             self.st.borrow_mut().outbox.applied(from, seq);
             stats::add(&self.local.busy_ns, t.elapsed().as_nanos() as u64);
@@ -817,6 +825,7 @@ impl Shard {
             // Back-pressure across shards: a batch that filled a subscriber waits for it,
             // the channel fills, and the publishers' shard stalls them at its outbox.
             self.stall().await;
+            inflight.fetch_sub(bytes, Ordering::AcqRel);
         }
     }
 }
