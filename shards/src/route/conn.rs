@@ -30,6 +30,7 @@ use crate::defaults::{
     FIRST_ROUTE_PING_INTERVAL, READ_BUFFER_SIZE, ROUTE_CONTROL_LINE_FACTOR, ROUTE_MAX_PING_INTERVAL,
 };
 use crate::options::RouteUrl;
+use crate::shard::far_behind;
 use crate::shard::stream::{read_some, write_all, Shared as Stream, Stream as Transport};
 
 type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
@@ -57,7 +58,6 @@ pub enum RouteClose {
     WrongGateway,
     ReadError,
     WriteError,
-    SlowConsumerPendingBytes,
     SlowConsumerWriteDeadline,
     TlsHandshakeError,
     /// A reload dropped the route from `routes` (nats-server's `RouteRemoved`).
@@ -80,7 +80,6 @@ impl RouteClose {
             RouteClose::WrongGateway => "Wrong Gateway",
             RouteClose::ReadError => "Read Error",
             RouteClose::WriteError => "Write Error",
-            RouteClose::SlowConsumerPendingBytes => "Slow Consumer (Pending Bytes)",
             RouteClose::SlowConsumerWriteDeadline => "Slow Consumer (Write Deadline)",
             RouteClose::TlsHandshakeError => "TLS Handshake Failure",
             RouteClose::RouteRemoved => "Route Removed",
@@ -224,13 +223,13 @@ impl Route {
         if let Some(w) = st.writer.take() {
             w.wake();
         }
-        st.out.len() + st.inflight > max_pending / 4 * 3
+        far_behind(st.out.len() + st.inflight, max_pending)
     }
 
     /// Whether the route is at most 3/4 of `max_pending` behind again (or closing).
     pub fn drained(&self, max_pending: usize) -> bool {
         let st = self.st.borrow();
-        st.closing.is_some() || st.out.len() + st.inflight <= max_pending / 4 * 3
+        st.closing.is_some() || !far_behind(st.out.len() + st.inflight, max_pending)
     }
 
     /// Closed from now on, this route is not dialled again.
@@ -245,10 +244,7 @@ impl Route {
             return;
         }
         st.closing = Some(reason);
-        st.flush_on_close = !matches!(
-            reason,
-            RouteClose::SlowConsumerPendingBytes | RouteClose::SlowConsumerWriteDeadline
-        );
+        st.flush_on_close = !matches!(reason, RouteClose::SlowConsumerWriteDeadline);
         if let Some(w) = st.writer.take() {
             w.wake();
         }

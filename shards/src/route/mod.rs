@@ -96,8 +96,6 @@ pub struct RouterState {
 
 /// The longest the router holds one batch from a shard for a route far behind.
 const ROUTE_STALL_MAX: std::time::Duration = std::time::Duration::from_secs(1);
-/// How often a held batch looks at the route again.
-const ROUTE_STALL_POLL: std::time::Duration = std::time::Duration::from_micros(500);
 
 /// Messages and payload bytes (headers included) received from and sent to routes, as
 /// nats-server counts them into `/varz` `in_msgs`/`out_msgs` (one per RMSG/HMSG).
@@ -301,14 +299,10 @@ impl Router {
 
     /// Moves the outbox for shard `to` into its channel, forever.
     pub async fn pump(self: Rc<Self>, to: usize, tx: ConnectedSender<Batch>, inflight: Inflight) {
-        loop {
-            crate::shard::mesh::wait_inflight(&inflight).await;
-            let batch = poll_fn(|cx| self.st.borrow_mut().outbox.poll_take(to, cx)).await;
-            inflight.fetch_add(batch.bytes, Ordering::AcqRel);
-            if tx.send(batch).await.is_err() {
-                return;
-            }
-        }
+        crate::shard::mesh::pump(&tx, &inflight, |cx| {
+            self.st.borrow_mut().outbox.poll_take(to, cx)
+        })
+        .await
     }
 
     /// nats-server's fast producer stall for routes: after a batch left a route more than
@@ -320,9 +314,7 @@ impl Router {
             return;
         };
         let until = std::time::Instant::now() + ROUTE_STALL_MAX;
-        while !r.drained(self.max_pending.get()) && std::time::Instant::now() < until {
-            glommio::timer::sleep(ROUTE_STALL_POLL).await;
-        }
+        crate::shard::poll_until(Some(until), || r.drained(self.max_pending.get())).await
     }
 
     /// Waits while a shard is far behind (route readers call it between reads).

@@ -276,7 +276,8 @@ impl Conn {
         st.out_msgs += 1;
         st.out_bytes += body.len() as u64;
         let pending = st.out.len() + st.inflight;
-        self.behind.set(pending > opts.max_pending / 4 * 3);
+        self.behind
+            .set(super::far_behind(pending, opts.max_pending));
         if pending > opts.max_pending {
             st.out.truncate(start);
             drop(st);

@@ -14,12 +14,13 @@
 //! already cover needs no round trip: a reply that comes back from the shard (or the
 //! routes) that took the request carries the proof that the request was applied there.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
-use glommio::channels::shared_channel::{self, SharedReceiver, SharedSender};
+use glommio::channels::shared_channel::{self, ConnectedSender, SharedReceiver, SharedSender};
 
 use super::MsgRef;
 
@@ -152,10 +153,22 @@ pub type Inflight = Arc<std::sync::atomic::AtomicUsize>;
 /// See [`Inflight`].
 pub const INFLIGHT_MAX: usize = 16 * 1024 * 1024;
 
-/// A pump's wait while its receiver is [`INFLIGHT_MAX`] behind.
-pub async fn wait_inflight(inflight: &Inflight) {
-    while inflight.load(std::sync::atomic::Ordering::Acquire) > INFLIGHT_MAX {
-        glommio::timer::sleep(std::time::Duration::from_micros(500)).await;
+/// Moves one member's outbox for another into their channel, batch by batch, forever (or
+/// until the receiver is gone): `take` is that outbox's [`Outboxes::poll_take`]. Waits
+/// while more than [`INFLIGHT_MAX`] bytes sent are not applied yet; the receiver subtracts
+/// each batch's bytes once it is done with it.
+pub async fn pump(
+    tx: &ConnectedSender<Batch>,
+    inflight: &Inflight,
+    mut take: impl FnMut(&mut Context<'_>) -> Poll<Batch>,
+) {
+    loop {
+        super::poll_until(None, || inflight.load(Ordering::Acquire) <= INFLIGHT_MAX).await;
+        let batch = std::future::poll_fn(&mut take).await;
+        inflight.fetch_add(batch.bytes, Ordering::AcqRel);
+        if tx.send(batch).await.is_err() {
+            return;
+        }
     }
 }
 

@@ -238,8 +238,8 @@ pub struct State {
     pub closed: std::collections::VecDeque<control::ConnInfo>,
     /// Payload bytes of this batch's messages for other shards, frozen into one `Bytes`.
     arena: BytesMut,
-    /// Messages for other shards waiting for the end of the batch.
-    /// Messages for other shards (destination, message), their bytes in `arena`.
+    /// Messages for other shards waiting for the end of the batch (destination, message),
+    /// their bytes in `arena`.
     staged: Vec<(u16, CrossMsg)>,
 }
 
@@ -797,14 +797,10 @@ impl Shard {
 
     /// Moves this shard's outbox for `to` into the channel, batch by batch, forever.
     pub async fn pump(self: Rc<Self>, to: usize, tx: ConnectedSender<Batch>, inflight: Inflight) {
-        loop {
-            mesh::wait_inflight(&inflight).await;
-            let batch = poll_fn(|cx| self.st.borrow_mut().outbox.poll_take(to, cx)).await;
-            inflight.fetch_add(batch.bytes, Ordering::AcqRel);
-            if tx.send(batch).await.is_err() {
-                return;
-            }
-        }
+        mesh::pump(&tx, &inflight, |cx| {
+            self.st.borrow_mut().outbox.poll_take(to, cx)
+        })
+        .await
     }
 
     /// Applies batches from shard `from`, forever.
@@ -857,24 +853,33 @@ impl Shard {
         let Some(c) = self.behind.borrow_mut().take() else {
             return;
         };
-        let until = std::time::Instant::now() + STALL_MAX;
-        loop {
-            let limit = self.opts().max_pending / 4 * 3;
-            let drained = {
-                let st = c.st.borrow();
-                st.closing.is_some() || st.out.len() + st.inflight <= limit
-            };
-            if drained || std::time::Instant::now() >= until {
-                return;
-            }
-            glommio::timer::sleep(STALL_POLL).await;
-        }
+        poll_until(Some(std::time::Instant::now() + STALL_MAX), || {
+            let st = c.st.borrow();
+            st.closing.is_some() || !far_behind(st.out.len() + st.inflight, self.opts().max_pending)
+        })
+        .await
+    }
+}
+
+/// Whether `pending` output bytes are more than 3/4 of `max_pending`, where nats-server's
+/// fast producer stall starts (client.go `queueOutbound`): for clients and routes alike.
+pub(crate) fn far_behind(pending: usize, max_pending: usize) -> bool {
+    pending > max_pending / 4 * 3
+}
+
+/// Returns once `done` says so, or once `until` has passed; looks every [`STALL_POLL`].
+/// The back-pressure waits (a stalled publisher, a router holding a batch for a route, a
+/// pump over its bytes in flight) poll: what they wait on lives on another connection's
+/// writer or another core, which has no waker to give.
+pub(crate) async fn poll_until(until: Option<std::time::Instant>, mut done: impl FnMut() -> bool) {
+    while !done() && until.is_none_or(|t| std::time::Instant::now() < t) {
+        glommio::timer::sleep(STALL_POLL).await;
     }
 }
 
 /// The longest a publisher is stalled for one read (nats-server: `stallTotalAllowed`).
 const STALL_MAX: std::time::Duration = std::time::Duration::from_millis(10);
-/// How often a stalled publisher looks at its subscriber again.
+/// How often a stalled publisher looks at its subscriber again (see [`poll_until`]).
 const STALL_POLL: std::time::Duration = std::time::Duration::from_micros(500);
 
 /// A future that yields once to the executor (lets woken tasks run).
