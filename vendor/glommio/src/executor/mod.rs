@@ -1508,9 +1508,7 @@ impl LocalExecutor {
                         let spin_until = spinner.spin_until();
                         loop {
                             if this.reactor.spin_poll_io().unwrap() {
-                                if spin_until.is_some() {
-                                    spinner.found();
-                                }
+                                spinner.found();
                                 break;
                             }
                             if pre_time.elapsed() <= spin_before_park {
