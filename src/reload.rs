@@ -292,6 +292,7 @@ fn fields(r: &Resolved, bound: Option<u16>) -> Vec<Field> {
             go_duration(o.write_deadline),
             Value("write_deadline"),
         ),
+        field("WriteTimeout", o.write_timeout.as_str(), Fixed),
         field("MaxClosedClients", o.max_closed_clients, Fixed),
         field(
             "LameDuckDuration",

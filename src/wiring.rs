@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use clap::ArgMatches;
 use shards::auth::{self as engine, AuthConfig, Secret};
-use shards::options::{ClusterOpts, Options, RouteUrl, SubjectPerm, TlsOpts};
+use shards::options::{ClusterOpts, Options, RouteUrl, SubjectPerm, TlsOpts, WritePolicy};
 
 use crate::config::auth as conf;
-use crate::config::ConfigOptions;
+use crate::config::{ConfigOptions, WriteTimeoutPolicy};
 use crate::logging::LogOptions;
 use crate::process::ProcessOptions;
 
@@ -59,9 +59,6 @@ fn refuse_unsupported(c: &ConfigOptions) -> Result<(), String> {
         {
             missing.push("cluster compression");
         }
-        if cl.write_timeout.is_some() {
-            missing.push("cluster write_timeout");
-        }
     }
     if missing.is_empty() {
         Ok(())
@@ -70,6 +67,15 @@ fn refuse_unsupported(c: &ConfigOptions) -> Result<(), String> {
             "configuration uses features nats-tpc does not support yet: {}",
             missing.join(", ")
         ))
+    }
+}
+
+/// The engine's `write_timeout` policy for the config's.
+fn write_policy(p: WriteTimeoutPolicy) -> WritePolicy {
+    match p {
+        WriteTimeoutPolicy::Default => WritePolicy::Default,
+        WriteTimeoutPolicy::Close => WritePolicy::Close,
+        WriteTimeoutPolicy::Retry => WritePolicy::Retry,
     }
 }
 
@@ -260,8 +266,9 @@ fn cluster_from_config(cl: &crate::config::cluster::ClusterConfig) -> Result<Clu
     if let Some(n) = cl.ping_max {
         co.ping_max = u32::try_from(n.max(0)).unwrap_or(u32::MAX);
     }
-    if let Some(d) = cl.write_deadline {
-        co.write_deadline = d;
+    co.write_deadline = cl.write_deadline;
+    if let Some(p) = cl.write_timeout {
+        co.write_timeout = write_policy(p);
     }
     if let Some(p) = &cl.permissions {
         co.import = perm(&p.import);
@@ -380,6 +387,9 @@ fn apply_config(o: &mut Options, lo: &mut LogOptions, c: &ConfigOptions) -> Resu
     }
     if let Some(d) = c.write_deadline {
         o.write_deadline = d;
+    }
+    if let Some(p) = c.write_timeout {
+        o.write_timeout = write_policy(p);
     }
     if let Some(b) = c.no_header_support {
         o.no_header_support = b;

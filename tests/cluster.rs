@@ -683,3 +683,163 @@ fn route_far_behind_is_not_closed_as_a_slow_consumer() {
     assert!(slow.is_empty(), "node A: {slow:?}");
     drop(sub);
 }
+
+/// A TCP proxy in front of `target` that passes bytes towards the dialler (from `target`)
+/// at about 5 MiB/s (256 KiB every 50 ms) and the other way at full speed: routes dialled
+/// through it make `target` a slowly read, but never stalled, writer.
+fn throttling_proxy(target: u16) -> u16 {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    let listener = TcpListener::bind("127.0.0.1:0").expect("proxy bind");
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for dialler in listener.incoming() {
+            let Ok(dialler) = dialler else { return };
+            let Ok(upstream) = TcpStream::connect(("127.0.0.1", target)) else {
+                return;
+            };
+            // A small receive buffer, so the target's bytes wait in the target.
+            let size: libc::c_int = 64 * 1024;
+            // SAFETY: a plain setsockopt on a socket this test owns.
+            unsafe {
+                libc::setsockopt(
+                    std::os::fd::AsRawFd::as_raw_fd(&upstream),
+                    libc::SOL_SOCKET,
+                    libc::SO_RCVBUF,
+                    (&size as *const libc::c_int).cast(),
+                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                );
+            }
+            let pipe = |mut from: TcpStream, mut to: TcpStream, slow: bool| {
+                std::thread::spawn(move || {
+                    let mut buf = vec![0u8; 256 * 1024];
+                    while let Ok(n) = from.read(&mut buf) {
+                        if n == 0 || to.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                        if slow {
+                            std::thread::sleep(Duration::from_millis(50));
+                        }
+                    }
+                    let _ = to.shutdown(std::net::Shutdown::Both);
+                })
+            };
+            pipe(
+                upstream.try_clone().unwrap(),
+                dialler.try_clone().unwrap(),
+                true,
+            );
+            pipe(dialler, upstream, false);
+        }
+    });
+    port
+}
+
+/// Node A (config `top`, and `cluster {}` with `extra`) has a subscriber's node B
+/// routed to it through [`throttling_proxy`]; a publisher on A sends 16 MiB, which takes A's
+/// route flushes seconds, with bytes moving all the time. Returns the nodes, the messages
+/// B's subscriber got, and whether A's route to B is the one it started with.
+fn route_flush_outlives_the_deadline(top: &str, extra: &str) -> (Node, Node, usize, bool) {
+    const MSGS: usize = 1024;
+    let conf = common::TempConfig::new(&format!(
+        "{top}\ncluster {{\n  name: c1\n  port: -1\n  {extra}\n}}\n"
+    ));
+    let mut spec = Spec::new(T, "n1").shards(1);
+    spec.extra = vec!["-c".into(), conf.path().display().to_string()];
+    let a = Node::start(spec);
+    let proxy = throttling_proxy(a.route_port);
+    let b = Node::start(Spec::new(T, "n2").routes(&[proxy]).shards(1));
+    wait_full_mesh(&[&a, &b]);
+    let mut publisher = a.server.quiet();
+    let mut sub = b.server.quiet();
+    sub.send(b"SUB flood 1\r\n");
+    sync_interest(&mut publisher, &mut sub, "flood");
+    // nats-server pools several connections per peer: all of them.
+    let rids = |n: &Node| -> Vec<serde_json::Value> {
+        n.monitor("/routez")["routes"]
+            .as_array()
+            .map(|r| r.iter().map(|r| r["rid"].clone()).collect())
+            .unwrap_or_default()
+    };
+    let routes_before = rids(&a);
+
+    let reader = std::thread::spawn(move || {
+        let mut got = 0;
+        while got < MSGS {
+            match sub.try_next_msg(Duration::from_secs(5)) {
+                Some(m) if m.subject == "flood" => got += 1,
+                Some(_) => {}
+                None => break,
+            }
+        }
+        got
+    });
+    let frame = common::pub_frame("flood", &[b'x'; 16 * 1024]);
+    for _ in 0..MSGS / 64 {
+        publisher.send(&frame.repeat(64));
+    }
+    publisher.ping_pong();
+    let got = reader.join().expect("reader");
+    let kept = rids(&a) == routes_before;
+    (a, b, got, kept)
+}
+
+/// Spec §2.9: `write_timeout` is `retry` for routes by default. A route flush that outlives
+/// `write_deadline` while bytes still move makes the route a slow consumer (counted in
+/// `slow_consumer_stats.routes` once each time it turns slow, each passed deadline in
+/// `slow_consumers`) and goes on; it is not closed, and nothing is lost.
+#[test]
+fn route_flush_past_the_deadline_goes_on_by_default() {
+    let (a, _b, got, kept) = route_flush_outlives_the_deadline("", "write_deadline: \"500ms\"");
+    assert_eq!(got, 1024, "messages lost; node A: {:#?}", a.server.logs());
+    assert!(kept, "the route was closed and replaced");
+    let detected = a
+        .server
+        .wait_for_log("Slow Consumer Detected", MESH_TIMEOUT);
+    assert!(
+        detected.contains("WriteDeadline of 500ms exceeded"),
+        "{detected}"
+    );
+    a.server
+        .wait_for_log("Slow Consumer Recovered", MESH_TIMEOUT);
+    let v = a.monitor("/varz");
+    let routes = v["slow_consumer_stats"]["routes"].as_u64().unwrap_or(0);
+    assert!(routes >= 1, "{}", v["slow_consumer_stats"]);
+    assert_eq!(v["slow_consumer_stats"]["clients"], 0);
+    assert!(v["slow_consumers"].as_u64() >= Some(routes));
+    assert!(v["cluster"].get("write_timeout").is_none());
+    assert_eq!(v["cluster"]["write_deadline"], 500_000_000u64);
+}
+
+/// `cluster { write_timeout: close }`: the same slow route is closed at the deadline (and
+/// dialled again), losing what was in flight.
+#[test]
+fn route_flush_past_the_deadline_closes_the_route_under_close() {
+    let (a, _b, got, kept) =
+        route_flush_outlives_the_deadline("", "write_deadline: \"500ms\"\n  write_timeout: close");
+    assert!(
+        got < 1024,
+        "every message arrived over a route that should have closed"
+    );
+    assert!(!kept, "the route survived its deadline");
+    a.server
+        .wait_for_log("Slow Consumer Detected", MESH_TIMEOUT);
+    assert_eq!(a.monitor("/varz")["cluster"]["write_timeout"], "close");
+}
+
+/// Without its own `write_deadline`, the `cluster {}` block's routes take the top-level one
+/// (client.go: `opts.Cluster.WriteDeadline` only when set), and `/varz` leaves the cluster's
+/// out.
+#[test]
+fn routes_take_the_top_level_write_deadline_by_default() {
+    let (a, _b, got, kept) =
+        route_flush_outlives_the_deadline("write_deadline: \"500ms\"", "write_timeout: close");
+    assert!(got < 1024 && !kept, "the route outlived a 500ms deadline");
+    let v = a.monitor("/varz");
+    assert!(
+        v["cluster"].get("write_deadline").is_none(),
+        "{}",
+        v["cluster"]
+    );
+    assert_eq!(v["write_deadline"], 500_000_000u64);
+}

@@ -7,6 +7,39 @@ use crate::auth::AuthConfig;
 
 use crate::defaults::*;
 
+/// `write_timeout`: what a flush does when `write_deadline` passes before it is done.
+/// nats-server closes the connection as a slow consumer under `Close`; under `Retry` it
+/// closes only if nothing at all was written meanwhile, and otherwise marks the connection
+/// a slow consumer and goes on writing. `Default` is `Close` for clients and `Retry` for
+/// routes; `/varz` shows `write_timeout` only when it is set.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum WritePolicy {
+    #[default]
+    Default,
+    Close,
+    Retry,
+}
+
+impl WritePolicy {
+    /// Whether a flush that made progress goes on past the deadline; `default` is the
+    /// connection kind's own policy.
+    pub fn retries(self, default: WritePolicy) -> bool {
+        match self {
+            WritePolicy::Default => default == WritePolicy::Retry,
+            p => p == WritePolicy::Retry,
+        }
+    }
+
+    /// The `/varz` value (`""` when not set, which `/varz` leaves out).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WritePolicy::Default => "",
+            WritePolicy::Close => "close",
+            WritePolicy::Retry => "retry",
+        }
+    }
+}
+
 /// All settings the engine reads. Built by the binary from flags and the config file.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -34,6 +67,9 @@ pub struct Options {
     pub ping_max: u32,
     /// `write_deadline`.
     pub write_deadline: Duration,
+    /// `write_timeout`: what a client flush that outlives `write_deadline` does
+    /// (`Default` is `Close` for clients).
+    pub write_timeout: WritePolicy,
     /// `no_header_support`.
     pub no_header_support: bool,
     /// `debug` / `-D`.
@@ -137,8 +173,10 @@ pub struct ClusterOpts {
     pub ping_interval: Duration,
     /// `ping_max`.
     pub ping_max: u32,
-    /// `write_deadline`.
-    pub write_deadline: Duration,
+    /// `cluster { write_deadline }`; without it routes use the top-level `write_deadline`.
+    pub write_deadline: Option<Duration>,
+    /// `cluster { write_timeout }` (`Default` is `Retry` for routes).
+    pub write_timeout: WritePolicy,
     /// `permissions { import }`: subjects routes may send us (we send RS+ only for these).
     pub import: Option<SubjectPerm>,
     /// `permissions { export }`: subjects we send to routes (their RS+ for others is ignored).
@@ -264,7 +302,8 @@ impl Default for ClusterOpts {
             connect_backoff: false,
             ping_interval: ROUTE_MAX_PING_INTERVAL,
             ping_max: DEFAULT_PING_MAX_OUT,
-            write_deadline: DEFAULT_FLUSH_DEADLINE,
+            write_deadline: None,
+            write_timeout: WritePolicy::Default,
             import: None,
             export: None,
             tls: None,
@@ -287,6 +326,7 @@ impl Default for Options {
             ping_interval: DEFAULT_PING_INTERVAL,
             ping_max: DEFAULT_PING_MAX_OUT,
             write_deadline: DEFAULT_FLUSH_DEADLINE,
+            write_timeout: WritePolicy::Default,
             no_header_support: false,
             debug: false,
             trace: false,

@@ -26,6 +26,7 @@ use hyper::{Request, Response, StatusCode};
 use log::error;
 use serde_json::{json, Value};
 
+use crate::options::WritePolicy;
 use crate::shard::control::{ConnInfo, ControlReq, ControlResp, SubInfo, SubszPart};
 use crate::shard::Shared;
 use format::{go_duration, rfc3339_nano, uptime};
@@ -393,6 +394,8 @@ impl Monitor {
             .as_ref()
             .map(|r| r.traffic())
             .unwrap_or_default();
+        let route_sc = self.router.as_ref().map_or((0, 0), |r| r.slow_consumers());
+        let route_stale = self.router.as_ref().map_or(0, |r| r.stale_routes.get());
         let now = SystemTime::now();
         let up = now.duration_since(sh.start).unwrap_or_default();
         let cores = crate::server::usable_cpus().len().max(1);
@@ -468,8 +471,8 @@ impl Monitor {
             "out_bytes": t.out_bytes + rt.out_bytes,
             "out_client_msgs": t.out_msgs,
             "out_client_bytes": t.out_bytes,
-            "slow_consumers": t.slow_consumers,
-            "stale_connections": t.stale_connections,
+            "slow_consumers": t.slow_consumers + route_sc.0,
+            "stale_connections": t.stale_connections + route_stale,
             "stalled_clients": 0,
             "subscriptions": t.subscriptions,
             "http_req_stats": req_stats,
@@ -478,19 +481,22 @@ impl Monitor {
             "system_account": "$SYS",
             "slow_consumer_stats": {
                 "clients": t.slow_consumers,
-                "routes": 0,
+                "routes": route_sc.1,
                 "gateways": 0,
                 "leafs": 0,
             },
             "stale_connection_stats": {
                 "clients": t.stale_connections,
-                "routes": 0,
+                "routes": route_stale,
                 "gateways": 0,
                 "leafs": 0,
             },
         });
         if let (Value::Object(a), Value::Object(b)) = (&mut v, rest) {
             a.extend(b);
+        }
+        if o.write_timeout != WritePolicy::Default {
+            v["write_timeout"] = json!(o.write_timeout.as_str());
         }
         if let Some(r) = &self.router {
             v["cluster"] = routez::varz_cluster(r);

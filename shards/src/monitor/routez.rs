@@ -6,6 +6,7 @@ use std::time::SystemTime;
 use serde_json::{json, Value};
 
 use super::format::{go_duration, rfc3339_nano, uptime};
+use crate::options::WritePolicy;
 use crate::route::Router;
 use crate::shard::Shared;
 
@@ -90,6 +91,13 @@ pub fn varz_cluster(r: &Router) -> Value {
         // Route TLS always verifies the peer, so nats-server reports both.
         v["tls_required"] = json!(true);
         v["tls_verify"] = json!(true);
+    }
+    // Both only when set in the `cluster {}` block.
+    if let Some(d) = c.write_deadline {
+        v["write_deadline"] = json!(d.as_nanos() as u64);
+    }
+    if c.write_timeout != WritePolicy::Default {
+        v["write_timeout"] = json!(c.write_timeout.as_str());
     }
     v
 }

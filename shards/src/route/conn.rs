@@ -29,9 +29,12 @@ use super::Router;
 use crate::defaults::{
     FIRST_ROUTE_PING_INTERVAL, READ_BUFFER_SIZE, ROUTE_CONTROL_LINE_FACTOR, ROUTE_MAX_PING_INTERVAL,
 };
-use crate::options::RouteUrl;
+use crate::options::{RouteUrl, WritePolicy};
 use crate::shard::far_behind;
-use crate::shard::stream::{read_some, write_all, Shared as Stream, Stream as Transport};
+use crate::shard::stream::{
+    read_some, slow_consumer_line, slow_consumer_recovered_line, write_all, write_bounded, Bounded,
+    Shared as Stream, Stream as Transport,
+};
 
 type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
@@ -638,6 +641,7 @@ async fn pinger(router: Rc<Router>, route: Rc<Route>) {
         };
         if stale {
             debug!("{} - Stale Router Connection - Closing", route.prefix());
+            router.stale_routes.set(router.stale_routes.get() + 1);
             route.queue_err("Stale Connection");
             route.close(RouteClose::StaleConnection);
             return;
@@ -664,36 +668,48 @@ async fn writer(router: Rc<Router>, route: Rc<Route>, stream: Stream) {
         if closing {
             break;
         }
-        let deadline = router.copts().write_deadline;
+        let (deadline, retry) = {
+            let c = router.copts();
+            let d = c.write_deadline;
+            (
+                d.unwrap_or_else(|| router.shared.opts().write_deadline),
+                c.write_timeout.retries(WritePolicy::Retry),
+            )
+        };
         {
             let mut st = route.st.borrow_mut();
             std::mem::swap(&mut st.out, &mut spare);
             st.inflight = spare.len();
         }
-        let res = or(
-            async { write_all(&stream, &spare).await.map(|_| true) },
-            async {
-                Timer::new(deadline).await;
-                Ok(false)
-            },
-        )
-        .await;
+        let start = Instant::now();
+        let late = |nth, _going_on| {
+            info!(
+                "{} - {}",
+                route.prefix(),
+                slow_consumer_line(nth, deadline, spare.len())
+            );
+            router.count_slow_consumer(nth == 0);
+        };
+        let res = write_bounded(&stream, &spare, 0, deadline, retry, late).await;
+        if res == (Bounded::Done { late: true }) {
+            info!(
+                "{} - {}",
+                route.prefix(),
+                slow_consumer_recovered_line(start.elapsed(), spare.len())
+            );
+        }
         spare.clear();
         if spare.capacity() > 4 * READ_BUFFER_SIZE {
             spare = Vec::new();
         }
         route.st.borrow_mut().inflight = 0;
         match res {
-            Ok(true) => {}
-            Ok(false) => {
-                error!(
-                    "{} - Slow Consumer Detected: WriteDeadline of {deadline:?} exceeded",
-                    route.prefix()
-                );
+            Bounded::Done { .. } => {}
+            Bounded::Deadline => {
                 route.close(RouteClose::SlowConsumerWriteDeadline);
                 break;
             }
-            Err(_) => {
+            Bounded::Failed => {
                 route.close(RouteClose::WriteError);
                 break;
             }

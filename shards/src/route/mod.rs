@@ -137,6 +137,13 @@ pub struct Router {
     /// A route the last routed message left more than 3/4 of `max_pending` behind.
     behind: RefCell<Option<Rc<Route>>>,
     rng: Cell<u64>,
+    /// Route flushes that passed `write_deadline` (`/varz` `slow_consumers` counts them
+    /// with the clients'), and the times a route became a slow consumer
+    /// (`slow_consumer_stats.routes`), as nats-server counts them.
+    slow_consumer_events: Cell<u64>,
+    slow_consumer_routes: Cell<u64>,
+    /// Routes closed as stale (no PONG to `ping_max` PINGs), for `/varz`.
+    pub stale_routes: Cell<u64>,
     /// Route TLS (`cluster { tls {} }`): every route starts with a TLS handshake. A reload
     /// replaces it; routes already up keep the session they have.
     tls: RefCell<Option<Arc<crate::tls::RouteTlsConfigs>>>,
@@ -192,6 +199,9 @@ impl Router {
                 closed_traffic: Traffic::default(),
             }),
             rng: Cell::new(solicit::seed()),
+            slow_consumer_events: Cell::new(0),
+            slow_consumer_routes: Cell::new(0),
+            stale_routes: Cell::new(0),
             tls_name: RefCell::new(tls::first_route_name(&copts.routes)),
             tls: RefCell::new(tls),
             copts: RefCell::new(Rc::new(copts)),
@@ -770,6 +780,23 @@ impl Router {
             t.add(r.traffic());
         }
         t
+    }
+
+    /// A route flush passed `write_deadline`; `first` if the route was not a slow consumer
+    /// already.
+    pub fn count_slow_consumer(&self, first: bool) {
+        crate::stats::add(&self.slow_consumer_events, 1);
+        if first {
+            crate::stats::add(&self.slow_consumer_routes, 1);
+        }
+    }
+
+    /// The counts of [`Router::count_slow_consumer`]: events, and routes turned slow.
+    pub fn slow_consumers(&self) -> (u64, u64) {
+        (
+            self.slow_consumer_events.get(),
+            self.slow_consumer_routes.get(),
+        )
     }
 
     /// Number of registered routes (for `/varz`).

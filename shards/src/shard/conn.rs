@@ -26,13 +26,16 @@ use rustc_hash::FxHasher;
 
 use super::connect;
 use super::handshake::{self, Established, InfoLines, TlsConnInfo};
-use super::stream::{read_some, write_all, Shared as SharedStream, Stream};
+use super::stream::{
+    read_some, slow_consumer_line, slow_consumer_recovered_line, write_all, write_bounded, Bounded,
+    Shared as SharedStream, Stream,
+};
 use super::{MsgRef, Shard, SubKey, YieldNow};
 use crate::auth::perms::{judge_subscription, ConnPerms, SYS_QUEUE};
 use crate::auth::{self, AuthConfig};
 use crate::defaults::{FIRST_CLIENT_PING_INTERVAL, READ_BUFFER_SIZE};
 use crate::goquote;
-use crate::options::Options;
+use crate::options::{Options, WritePolicy};
 use crate::protocol::errors::soft;
 use crate::protocol::info::{ConnectOpts, ServerInfo};
 use crate::protocol::{CloseReason, Limits, Op, Parsed, Parser, ProtoError, PubArgs};
@@ -1146,28 +1149,21 @@ async fn writer(shard: Rc<Shard>, conn: Rc<Conn>, stream: SharedStream) {
             st.inflight = spare.len();
             st.writer = None;
         }
-        let deadline = shard.opts().write_deadline;
-        let res = flush(&conn, &stream, tls, &spare, deadline).await;
-        let spare_len = spare.len();
+        let res = flush(&shard, &conn, &stream, tls, &spare).await;
         spare.clear();
         if spare.capacity() > 4 * READ_BUFFER_SIZE {
             spare = Vec::new();
         }
         conn.st.borrow_mut().inflight = 0;
         match res {
-            FlushResult::Ok => {}
-            FlushResult::Closing => break,
-            FlushResult::Deadline => {
-                info!(
-                    "{} - Slow Consumer Detected: WriteDeadline of {}s exceeded with 1 chunks of {} total bytes.",
-                    conn.prefix(),
-                    deadline.as_secs_f64(),
-                    spare_len
-                );
+            Bounded::Done { .. } => {}
+            Bounded::Deadline => {
                 conn.close(CloseReason::SlowConsumerWriteDeadline);
                 break;
             }
-            FlushResult::Err => {
+            Bounded::Failed => {
+                // Closing meanwhile (a publisher found this client a slow consumer) also
+                // ends here: the close reason is already set.
                 conn.close(CloseReason::WriteError);
                 break;
             }
@@ -1214,22 +1210,17 @@ async fn writer(shard: Rc<Shard>, conn: Rc<Conn>, stream: SharedStream) {
     }
 }
 
-enum FlushResult {
-    Ok,
-    Closing,
-    Deadline,
-    Err,
-}
-
-/// One write of everything queued, bounded by `write_deadline`, abandoned if the connection
-/// is closed meanwhile (a slow consumer detected by a publisher).
+/// One write of everything queued, bounded by `write_deadline` under the `write_timeout`
+/// policy (see [`write_bounded`]), abandoned if the connection is closed meanwhile (a slow
+/// consumer detected by a publisher).
 async fn flush(
+    shard: &Shard,
     conn: &Conn,
     stream: &SharedStream,
     tls: bool,
-    mut data: &[u8],
-    deadline: Duration,
-) -> FlushResult {
+    all: &[u8],
+) -> Bounded {
+    let mut data = all;
     // Fast path: the socket usually takes everything at once, and then no deadline timer is
     // needed at all. TLS bytes go through rustls, always on the path below.
     while !tls && !data.is_empty() {
@@ -1250,32 +1241,52 @@ async fn flush(
         match err.kind() {
             io::ErrorKind::WouldBlock => break,
             io::ErrorKind::Interrupted => continue,
-            _ => return FlushResult::Err,
+            _ => return Bounded::Failed,
         }
     }
     if data.is_empty() {
-        return FlushResult::Ok;
+        return Bounded::Done { late: false };
     }
-    let write = async {
-        match write_all(stream, data).await {
-            Ok(()) => FlushResult::Ok,
-            Err(_) => FlushResult::Err,
+    let (deadline, retry) = {
+        let o = shard.opts();
+        (
+            o.write_deadline,
+            o.write_timeout.retries(WritePolicy::Close),
+        )
+    };
+    let start = Instant::now();
+    let late = |nth, going_on| {
+        info!(
+            "{} - {}",
+            conn.prefix(),
+            slow_consumer_line(nth, deadline, all.len())
+        );
+        if going_on {
+            // A close counts itself (see `closed`).
+            crate::stats::add(&shard.local.slow_consumers, 1);
+            shard.publish_stats();
         }
     };
-    let timer = async {
-        Timer::new(deadline).await;
-        FlushResult::Deadline
-    };
+    let written = all.len() - data.len();
+    let write = write_bounded(stream, data, written, deadline, retry, late);
     let closing = poll_fn(|cx| {
         let mut st = conn.st.borrow_mut();
         if st.closing.is_some() && !st.flush_on_close {
-            Poll::Ready(FlushResult::Closing)
+            Poll::Ready(Bounded::Failed)
         } else {
             st.writer = Some(cx.waker().clone());
             Poll::Pending
         }
     });
-    or(write, or(timer, closing)).await
+    let res = or(write, closing).await;
+    if res == (Bounded::Done { late: true }) {
+        info!(
+            "{} - {}",
+            conn.prefix(),
+            slow_consumer_recovered_line(start.elapsed(), all.len())
+        );
+    }
+    res
 }
 
 /// The PING timer fired (spec CL-07, §2.9 ping_max).

@@ -2,15 +2,17 @@
 //! accepted routes, as the client side for routes we dial). The reader and the writer task
 //! share it; each borrows it only inside one `poll_*` call, never across an await.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::io;
-use std::pin::Pin;
+use std::pin::{pin, Pin};
 use std::rc::Rc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
-use futures_lite::future::poll_fn;
+use futures_lite::future::{or, poll_fn};
 use futures_lite::{AsyncRead, AsyncWrite};
 use glommio::net::TcpStream;
+use glommio::timer::Timer;
 
 /// TLS over a glommio stream, server side.
 pub type TlsStream = futures_rustls::server::TlsStream<TcpStream>;
@@ -76,13 +78,94 @@ pub async fn read_some(stream: &Shared, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 /// Writes all of `buf`, and for TLS flushes the records it became.
-pub async fn write_all(stream: &Shared, mut buf: &[u8]) -> io::Result<()> {
+pub async fn write_all(stream: &Shared, buf: &[u8]) -> io::Result<()> {
+    write_counted(stream, buf, &Cell::new(0)).await
+}
+
+/// [`write_all`], adding to `sent` as bytes go out (TLS: as rustls takes them, which it does
+/// only as fast as the socket drains its records).
+async fn write_counted(stream: &Shared, mut buf: &[u8], sent: &Cell<usize>) -> io::Result<()> {
     while !buf.is_empty() {
         let n = poll_fn(|cx| stream.borrow_mut().poll_write(cx, buf)).await?;
         if n == 0 {
             return Err(io::ErrorKind::WriteZero.into());
         }
         buf = &buf[n..];
+        sent.set(sent.get() + n);
     }
     poll_fn(|cx| stream.borrow_mut().poll_flush(cx)).await
+}
+
+/// How a write bounded by `write_deadline` ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bounded {
+    /// All written; `late` tells whether a deadline passed on the way (the connection was
+    /// a slow consumer and has recovered).
+    Done {
+        late: bool,
+    },
+    /// A deadline passed and the write was given up: the connection is a slow consumer.
+    Deadline,
+    Failed,
+}
+
+/// Writes all of `buf` like [`write_all`], bounded by `deadline` as nats-server bounds a
+/// flush (client.go `flushOutbound`, `handleWriteTimeout`). Each time the deadline passes,
+/// `late(nth, going_on)` is told (`nth` counts from 0 within this write, for the
+/// "Detected"/"State" log lines); the write then goes on only if `retry` (the
+/// `write_timeout: retry` policy) and some bytes went out since the last deadline, and
+/// otherwise ends in [`Bounded::Deadline`] with the rest unwritten. `written` is what the
+/// caller already wrote of this flush (it counts as progress in the first deadline, as
+/// nats-server counts every byte of the flush).
+pub async fn write_bounded(
+    stream: &Shared,
+    buf: &[u8],
+    written: usize,
+    deadline: Duration,
+    retry: bool,
+    mut late: impl FnMut(u32, bool),
+) -> Bounded {
+    let sent = Cell::new(written);
+    // Kept across deadlines, so a write that goes on loses nothing in flight.
+    let mut write = pin!(write_counted(stream, buf, &sent));
+    let mut seen = 0;
+    let mut nth = 0;
+    loop {
+        let done = or(async { Some(write.as_mut().await) }, async {
+            Timer::new(deadline).await;
+            None
+        })
+        .await;
+        match done {
+            Some(Ok(())) => return Bounded::Done { late: nth > 0 },
+            Some(Err(_)) => return Bounded::Failed,
+            None => {
+                let going_on = retry && sent.get() > seen;
+                late(nth, going_on);
+                if !going_on {
+                    return Bounded::Deadline;
+                }
+                seen = sent.get();
+                nth += 1;
+            }
+        }
+    }
+}
+
+/// The notice nats-server logs when a flush passes `write_deadline`: `Detected` the first
+/// time, `State` while the connection stays a slow consumer.
+pub fn slow_consumer_line(nth: u32, deadline: Duration, bytes: usize) -> String {
+    format!(
+        "Slow Consumer {}: WriteDeadline of {} exceeded with 1 chunks of {bytes} total bytes.",
+        if nth == 0 { "Detected" } else { "State" },
+        crate::monitor::format::go_duration(deadline)
+    )
+}
+
+/// The notice for a slow consumer whose flush completed after all.
+pub fn slow_consumer_recovered_line(took: Duration, bytes: usize) -> String {
+    format!(
+        "Slow Consumer Recovered: Flush took {:.3}s with 1 chunks of {bytes} total bytes.",
+        took.as_secs_f64()
+    )
 }
