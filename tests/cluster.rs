@@ -698,18 +698,8 @@ fn throttling_proxy(target: u16) -> u16 {
             let Ok(upstream) = TcpStream::connect(("127.0.0.1", target)) else {
                 return;
             };
-            // A small receive buffer, so the target's bytes wait in the target.
-            let size: libc::c_int = 64 * 1024;
-            // SAFETY: a plain setsockopt on a socket this test owns.
-            unsafe {
-                libc::setsockopt(
-                    std::os::fd::AsRawFd::as_raw_fd(&upstream),
-                    libc::SOL_SOCKET,
-                    libc::SO_RCVBUF,
-                    (&size as *const libc::c_int).cast(),
-                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-                );
-            }
+            // So the target's bytes wait in the target.
+            common::small_receive_buffer(&upstream);
             let pipe = |mut from: TcpStream, mut to: TcpStream, slow: bool| {
                 std::thread::spawn(move || {
                     let mut buf = vec![0u8; 256 * 1024];

@@ -8,7 +8,6 @@
 mod common;
 
 use std::io::{ErrorKind, Read};
-use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use common::cluster::{http_json, port_after};
@@ -47,18 +46,7 @@ fn flood(conf: &str, reader: Reader) -> Outcome {
         "Starting http monitor on 127.0.0.1:",
     );
     let mut sub = server.quiet();
-    // A small receive buffer, so what the kernel holds for the subscriber stays small.
-    let size: libc::c_int = 64 * 1024;
-    // SAFETY: a plain setsockopt on a socket this test owns.
-    unsafe {
-        libc::setsockopt(
-            sub.stream().as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVBUF,
-            (&size as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        );
-    }
+    common::small_receive_buffer(sub.stream());
     sub.send(b"SUB big 1\r\n");
     sub.ping_pong();
     let mut publisher = server.quiet();

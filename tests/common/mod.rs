@@ -776,6 +776,23 @@ impl Raw {
     }
 }
 
+/// Shrinks a socket's receive buffer to 64 KiB, so that bytes a test reads slowly wait in
+/// the sender rather than in this side's kernel buffer.
+pub fn small_receive_buffer(stream: &TcpStream) {
+    let size: libc::c_int = 64 * 1024;
+    // SAFETY: a plain setsockopt on a socket the test owns.
+    let rc = unsafe {
+        libc::setsockopt(
+            std::os::fd::AsRawFd::as_raw_fd(stream),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&size as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0, "setsockopt SO_RCVBUF");
+}
+
 /// Parses `INFO {json} \r\n` (or without the space) into JSON.
 #[track_caller]
 pub fn parse_info(line: &[u8]) -> Value {

@@ -32,8 +32,7 @@ use crate::defaults::{
 use crate::options::{RouteUrl, WritePolicy};
 use crate::shard::far_behind;
 use crate::shard::stream::{
-    read_some, slow_consumer_line, slow_consumer_recovered_line, write_all, write_bounded, Bounded,
-    Shared as Stream, Stream as Transport,
+    read_some, write_all, write_bounded, Bounded, Shared as Stream, Stream as Transport,
 };
 
 type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
@@ -681,30 +680,16 @@ async fn writer(router: Rc<Router>, route: Rc<Route>, stream: Stream) {
             std::mem::swap(&mut st.out, &mut spare);
             st.inflight = spare.len();
         }
-        let start = Instant::now();
-        let late = |nth, _going_on| {
-            info!(
-                "{} - {}",
-                route.prefix(),
-                slow_consumer_line(nth, deadline, spare.len())
-            );
-            router.count_slow_consumer(nth == 0);
-        };
-        let res = write_bounded(&stream, &spare, 0, deadline, retry, late).await;
-        if res == (Bounded::Done { late: true }) {
-            info!(
-                "{} - {}",
-                route.prefix(),
-                slow_consumer_recovered_line(start.elapsed(), spare.len())
-            );
-        }
+        let prefix = || route.prefix();
+        let late = |first, _going_on| router.count_slow_consumer(first);
+        let res = write_bounded(&stream, &spare, 0, deadline, retry, prefix, late).await;
         spare.clear();
         if spare.capacity() > 4 * READ_BUFFER_SIZE {
             spare = Vec::new();
         }
         route.st.borrow_mut().inflight = 0;
         match res {
-            Bounded::Done { .. } => {}
+            Bounded::Done => {}
             Bounded::Deadline => {
                 route.close(RouteClose::SlowConsumerWriteDeadline);
                 break;

@@ -26,10 +26,7 @@ use rustc_hash::FxHasher;
 
 use super::connect;
 use super::handshake::{self, Established, InfoLines, TlsConnInfo};
-use super::stream::{
-    read_some, slow_consumer_line, slow_consumer_recovered_line, write_all, write_bounded, Bounded,
-    Shared as SharedStream, Stream,
-};
+use super::stream::{read_some, write_all, write_bounded, Bounded, Shared as SharedStream, Stream};
 use super::{MsgRef, Shard, SubKey, YieldNow};
 use crate::auth::perms::{judge_subscription, ConnPerms, SYS_QUEUE};
 use crate::auth::{self, AuthConfig};
@@ -1156,7 +1153,7 @@ async fn writer(shard: Rc<Shard>, conn: Rc<Conn>, stream: SharedStream) {
         }
         conn.st.borrow_mut().inflight = 0;
         match res {
-            Bounded::Done { .. } => {}
+            Bounded::Done => {}
             Bounded::Deadline => {
                 conn.close(CloseReason::SlowConsumerWriteDeadline);
                 break;
@@ -1245,7 +1242,7 @@ async fn flush(
         }
     }
     if data.is_empty() {
-        return Bounded::Done { late: false };
+        return Bounded::Done;
     }
     let (deadline, retry) = {
         let o = shard.opts();
@@ -1254,13 +1251,7 @@ async fn flush(
             o.write_timeout.retries(WritePolicy::Close),
         )
     };
-    let start = Instant::now();
-    let late = |nth, going_on| {
-        info!(
-            "{} - {}",
-            conn.prefix(),
-            slow_consumer_line(nth, deadline, all.len())
-        );
+    let late = |_first, going_on| {
         if going_on {
             // A close counts itself (see `closed`).
             crate::stats::add(&shard.local.slow_consumers, 1);
@@ -1268,7 +1259,8 @@ async fn flush(
         }
     };
     let written = all.len() - data.len();
-    let write = write_bounded(stream, data, written, deadline, retry, late);
+    let prefix = || conn.prefix();
+    let write = write_bounded(stream, data, written, deadline, retry, prefix, late);
     let closing = poll_fn(|cx| {
         let mut st = conn.st.borrow_mut();
         if st.closing.is_some() && !st.flush_on_close {
@@ -1278,15 +1270,7 @@ async fn flush(
             Poll::Pending
         }
     });
-    let res = or(write, closing).await;
-    if res == (Bounded::Done { late: true }) {
-        info!(
-            "{} - {}",
-            conn.prefix(),
-            slow_consumer_recovered_line(start.elapsed(), all.len())
-        );
-    }
-    res
+    or(write, closing).await
 }
 
 /// The PING timer fired (spec CL-07, §2.9 ping_max).

@@ -7,12 +7,13 @@ use std::io;
 use std::pin::{pin, Pin};
 use std::rc::Rc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_lite::future::{or, poll_fn};
 use futures_lite::{AsyncRead, AsyncWrite};
 use glommio::net::TcpStream;
 use glommio::timer::Timer;
+use log::info;
 
 /// TLS over a glommio stream, server side.
 pub type TlsStream = futures_rustls::server::TlsStream<TcpStream>;
@@ -99,37 +100,37 @@ async fn write_counted(stream: &Shared, mut buf: &[u8], sent: &Cell<usize>) -> i
 /// How a write bounded by `write_deadline` ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Bounded {
-    /// All written; `late` tells whether a deadline passed on the way (the connection was
-    /// a slow consumer and has recovered).
-    Done {
-        late: bool,
-    },
+    Done,
     /// A deadline passed and the write was given up: the connection is a slow consumer.
     Deadline,
     Failed,
 }
 
 /// Writes all of `buf` like [`write_all`], bounded by `deadline` as nats-server bounds a
-/// flush (client.go `flushOutbound`, `handleWriteTimeout`). Each time the deadline passes,
-/// `late(nth, going_on)` is told (`nth` counts from 0 within this write, for the
-/// "Detected"/"State" log lines); the write then goes on only if `retry` (the
+/// flush (client.go `flushOutbound`, `handleWriteTimeout`). Each time the deadline passes
+/// it logs nats-server's notice under the connection's `prefix` (`Slow Consumer Detected`, then `State`) and
+/// tells `late(first, going_on)`; the write then goes on only if `retry` (the
 /// `write_timeout: retry` policy) and some bytes went out since the last deadline, and
-/// otherwise ends in [`Bounded::Deadline`] with the rest unwritten. `written` is what the
-/// caller already wrote of this flush (it counts as progress in the first deadline, as
-/// nats-server counts every byte of the flush).
+/// otherwise ends in [`Bounded::Deadline`] with the rest unwritten. A write that passed a
+/// deadline and completes logs `Slow Consumer Recovered`. `written` is what the caller
+/// already wrote of this flush: it counts as progress, as nats-server counts every byte of
+/// the flush.
 pub async fn write_bounded(
     stream: &Shared,
     buf: &[u8],
     written: usize,
     deadline: Duration,
     retry: bool,
-    mut late: impl FnMut(u32, bool),
+    prefix: impl Fn() -> String,
+    mut late: impl FnMut(bool, bool),
 ) -> Bounded {
+    let start = Instant::now();
+    let total = written + buf.len();
     let sent = Cell::new(written);
     // Kept across deadlines, so a write that goes on loses nothing in flight.
     let mut write = pin!(write_counted(stream, buf, &sent));
     let mut seen = 0;
-    let mut nth = 0;
+    let mut passed = 0;
     loop {
         let done = or(async { Some(write.as_mut().await) }, async {
             Timer::new(deadline).await;
@@ -137,35 +138,34 @@ pub async fn write_bounded(
         })
         .await;
         match done {
-            Some(Ok(())) => return Bounded::Done { late: nth > 0 },
+            Some(Ok(())) => {
+                if passed > 0 {
+                    info!(
+                        "{} - Slow Consumer Recovered: Flush took {:.3}s with 1 chunks \
+                         of {total} total bytes.",
+                        prefix(),
+                        start.elapsed().as_secs_f64()
+                    );
+                }
+                return Bounded::Done;
+            }
             Some(Err(_)) => return Bounded::Failed,
             None => {
+                info!(
+                    "{} - Slow Consumer {}: WriteDeadline of {} exceeded with 1 chunks \
+                     of {total} total bytes.",
+                    prefix(),
+                    if passed == 0 { "Detected" } else { "State" },
+                    crate::monitor::format::go_duration(deadline)
+                );
                 let going_on = retry && sent.get() > seen;
-                late(nth, going_on);
+                late(passed == 0, going_on);
                 if !going_on {
                     return Bounded::Deadline;
                 }
                 seen = sent.get();
-                nth += 1;
+                passed += 1;
             }
         }
     }
-}
-
-/// The notice nats-server logs when a flush passes `write_deadline`: `Detected` the first
-/// time, `State` while the connection stays a slow consumer.
-pub fn slow_consumer_line(nth: u32, deadline: Duration, bytes: usize) -> String {
-    format!(
-        "Slow Consumer {}: WriteDeadline of {} exceeded with 1 chunks of {bytes} total bytes.",
-        if nth == 0 { "Detected" } else { "State" },
-        crate::monitor::format::go_duration(deadline)
-    )
-}
-
-/// The notice for a slow consumer whose flush completed after all.
-pub fn slow_consumer_recovered_line(took: Duration, bytes: usize) -> String {
-    format!(
-        "Slow Consumer Recovered: Flush took {:.3}s with 1 chunks of {bytes} total bytes.",
-        took.as_secs_f64()
-    )
 }
