@@ -25,4 +25,4 @@ NATS_TPC_NO_MULTISHOT=1 cargo test --test cross_shard --test clients_async_nats 
     --test cluster --test protocol_delivery --test tls
 
 echo "== pytest (nats-py)"
-NATS_SERVER_BIN="$PWD/target/debug/nats-server" python3 -m pytest -q tests/python
+NATS_SERVER_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/nats-server" python3 -m pytest -q tests/python
