@@ -29,7 +29,7 @@ use super::Router;
 use crate::defaults::{
     FIRST_ROUTE_PING_INTERVAL, READ_BUFFER_SIZE, ROUTE_CONTROL_LINE_FACTOR, ROUTE_MAX_PING_INTERVAL,
 };
-use crate::options::{RouteUrl, WritePolicy};
+use crate::options::RouteUrl;
 use crate::shard::far_behind;
 use crate::shard::stream::{
     read_some, write_all, write_bounded, Bounded, Shared as Stream, Stream as Transport,
@@ -667,14 +667,7 @@ async fn writer(router: Rc<Router>, route: Rc<Route>, stream: Stream) {
         if closing {
             break;
         }
-        let (deadline, retry) = {
-            let c = router.copts();
-            let d = c.write_deadline;
-            (
-                d.unwrap_or_else(|| router.shared.opts().write_deadline),
-                c.write_timeout.retries(WritePolicy::Retry),
-            )
-        };
+        let (deadline, retry) = router.write_bound();
         {
             let mut st = route.st.borrow_mut();
             std::mem::swap(&mut st.out, &mut spare);

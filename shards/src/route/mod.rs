@@ -50,7 +50,7 @@ use log::{debug, error};
 use rustc_hash::FxHasher;
 use slab::Slab;
 
-use crate::options::{join_host_port, ClusterOpts, SubjectPerm};
+use crate::options::{join_host_port, ClusterOpts, SubjectPerm, WritePolicy};
 use crate::shard::mesh::{Batch, ClusterView, CrossMsg, Inflight, Outboxes, ShardMsg};
 use crate::shard::Shared;
 use crate::subject;
@@ -134,6 +134,9 @@ pub struct Router {
     /// message checks it: reading the shared options takes a lock and an `Arc` clone,
     /// atomics on a cache line every shard touches.
     max_pending: Cell<usize>,
+    /// The routes' write deadline: the cluster block's, or else the top-level one (kept
+    /// for the same reason, and refreshed with it).
+    write_deadline: Cell<std::time::Duration>,
     /// A route the last routed message left more than 3/4 of `max_pending` behind.
     behind: RefCell<Option<Rc<Route>>>,
     rng: Cell<u64>,
@@ -175,8 +178,10 @@ impl Router {
             .collect();
         self_addrs.push(listen);
         let max_pending = shared.opts().max_pending;
+        let write_deadline = copts.write_deadline.unwrap_or(shared.opts().write_deadline);
         Rc::new(Router {
             max_pending: Cell::new(max_pending),
+            write_deadline: Cell::new(write_deadline),
             behind: RefCell::new(None),
             me,
             listen,
@@ -780,6 +785,13 @@ impl Router {
             t.add(r.traffic());
         }
         t
+    }
+
+    /// How route flushes are bounded: the write deadline, and whether a flush that made
+    /// progress goes on past it (`write_timeout`, `retry` unless set otherwise).
+    pub fn write_bound(&self) -> (std::time::Duration, bool) {
+        let retry = self.copts().write_timeout.retries(WritePolicy::Retry);
+        (self.write_deadline.get(), retry)
     }
 
     /// A route flush passed `write_deadline`; `first` if the route was not a slow consumer
