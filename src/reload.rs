@@ -6,10 +6,10 @@
 //! be reloaded fails the whole reload with nats-server's message, and nothing changes.
 //! Otherwise each change is logged as `Reloaded: <name> = <value>` and put in force.
 
-use std::time::Duration;
-
 use clap::ArgMatches;
 use log::{error, info, warn};
+
+use shards::monitor::format::go_duration;
 
 use crate::wiring::Resolved;
 
@@ -48,45 +48,6 @@ fn field(go: &'static str, value: impl ToString, kind: Kind) -> Field {
         value: value.to_string(),
         kind,
     }
-}
-
-/// Go's `time.Duration.String()`: `1m0s`, `2.5s`, `500ms`, `0s`.
-pub fn go_duration(d: Duration) -> String {
-    let ns = d.as_nanos();
-    if ns == 0 {
-        return "0s".into();
-    }
-    if ns < 1_000_000_000 {
-        let (unit, div) = if ns < 1_000 {
-            ("ns", 1)
-        } else if ns < 1_000_000 {
-            ("µs", 1_000)
-        } else {
-            ("ms", 1_000_000)
-        };
-        return format!("{}{unit}", frac(ns, div));
-    }
-    let h = ns / 3_600_000_000_000;
-    let m = ns / 60_000_000_000 % 60;
-    let s = frac(ns % 60_000_000_000, 1_000_000_000);
-    if h > 0 {
-        format!("{h}h{m}m{s}s")
-    } else if m > 0 {
-        format!("{m}m{s}s")
-    } else {
-        format!("{s}s")
-    }
-}
-
-/// `n / div` with the fraction Go prints (trailing zeros dropped).
-fn frac(n: u128, div: u128) -> String {
-    let (int, rem) = (n / div, n % div);
-    if rem == 0 {
-        return int.to_string();
-    }
-    let width = div.to_string().len() - 1;
-    let f = format!("{rem:0width$}");
-    format!("{int}.{}", f.trim_end_matches('0'))
 }
 
 fn opt_str(s: &Option<String>) -> String {
@@ -432,8 +393,7 @@ fn try_reload(
 
 #[cfg(test)]
 mod tests {
-    use super::{go_check_host_port, go_duration};
-    use std::time::Duration;
+    use super::go_check_host_port;
 
     #[test]
     fn advertise_errors_read_like_go_parse_host_port() {
@@ -453,24 +413,6 @@ mod tests {
         ];
         for (s, want) in cases {
             assert_eq!(go_check_host_port(s).unwrap_err(), want, "{s}");
-        }
-    }
-
-    #[test]
-    fn durations_print_like_go() {
-        let cases = [
-            (Duration::ZERO, "0s"),
-            (Duration::from_secs(3), "3s"),
-            (Duration::from_secs(60), "1m0s"),
-            (Duration::from_secs(120), "2m0s"),
-            (Duration::from_millis(1500), "1.5s"),
-            (Duration::from_millis(500), "500ms"),
-            (Duration::from_micros(1500), "1.5ms"),
-            (Duration::from_secs(3723), "1h2m3s"),
-            (Duration::from_nanos(7), "7ns"),
-        ];
-        for (d, want) in cases {
-            assert_eq!(go_duration(d), want, "{d:?}");
         }
     }
 }

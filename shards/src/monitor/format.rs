@@ -64,37 +64,43 @@ pub fn uptime(d: Duration) -> String {
     }
 }
 
-/// Go's `time.Duration.String()`: `1.5s`, `647µs`, `2m0s`, `0s`.
+/// Go's `time.Duration.String()`: `1m0s`, `2.5s`, `500ms`, `0s`.
 pub fn go_duration(d: Duration) -> String {
     let ns = d.as_nanos();
     if ns == 0 {
         return "0s".into();
     }
-    fn trim(v: f64, unit: &str) -> String {
-        let s = format!("{v:.9}");
-        let s = s.trim_end_matches('0').trim_end_matches('.');
-        format!("{s}{unit}")
-    }
-    if ns < 1_000 {
-        format!("{ns}ns")
-    } else if ns < 1_000_000 {
-        trim(ns as f64 / 1e3, "µs")
-    } else if ns < 1_000_000_000 {
-        trim(ns as f64 / 1e6, "ms")
-    } else {
-        let total = d.as_secs_f64();
-        let h = (total / 3600.0).floor() as u64;
-        let m = ((total - h as f64 * 3600.0) / 60.0).floor() as u64;
-        let s = total - h as f64 * 3600.0 - m as f64 * 60.0;
-        let secs = trim(s, "s");
-        if h > 0 {
-            format!("{h}h{m}m{secs}")
-        } else if m > 0 {
-            format!("{m}m{secs}")
+    if ns < 1_000_000_000 {
+        let (unit, div) = if ns < 1_000 {
+            ("ns", 1)
+        } else if ns < 1_000_000 {
+            ("µs", 1_000)
         } else {
-            secs
-        }
+            ("ms", 1_000_000)
+        };
+        return format!("{}{unit}", frac(ns, div));
     }
+    let h = ns / 3_600_000_000_000;
+    let m = ns / 60_000_000_000 % 60;
+    let s = frac(ns % 60_000_000_000, 1_000_000_000);
+    if h > 0 {
+        format!("{h}h{m}m{s}s")
+    } else if m > 0 {
+        format!("{m}m{s}s")
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// `n / div` with the fraction Go prints (trailing zeros dropped).
+fn frac(n: u128, div: u128) -> String {
+    let (int, rem) = (n / div, n % div);
+    if rem == 0 {
+        return int.to_string();
+    }
+    let width = div.to_string().len() - 1;
+    let f = format!("{rem:0width$}");
+    format!("{int}.{}", f.trim_end_matches('0'))
 }
 
 #[cfg(test)]
@@ -116,5 +122,23 @@ mod tests {
         assert_eq!(go_duration(Duration::from_secs(120)), "2m0s");
         assert_eq!(uptime(Duration::from_secs(93_784)), "1d2h3m4s");
         assert_eq!(uptime(Duration::from_secs(0)), "0s");
+    }
+
+    #[test]
+    fn durations_print_like_go() {
+        let cases = [
+            (Duration::ZERO, "0s"),
+            (Duration::from_secs(3), "3s"),
+            (Duration::from_secs(60), "1m0s"),
+            (Duration::from_secs(120), "2m0s"),
+            (Duration::from_millis(1500), "1.5s"),
+            (Duration::from_millis(500), "500ms"),
+            (Duration::from_micros(1500), "1.5ms"),
+            (Duration::from_secs(3723), "1h2m3s"),
+            (Duration::from_nanos(7), "7ns"),
+        ];
+        for (d, want) in cases {
+            assert_eq!(go_duration(d), want, "{d:?}");
+        }
     }
 }
