@@ -613,3 +613,69 @@ fn tls_flag_errors_as_nats_server() {
         "{err}"
     );
 }
+
+/// Spec §2.9 over TLS: under `write_timeout: retry` a TLS subscriber read slowly (about
+/// 5 MiB/s, so flushes of megabytes outlive the 500ms deadline while bytes still move) keeps
+/// its connection and gets every message. Progress is counted as rustls takes the bytes,
+/// which it does only as fast as the socket drains its records.
+///
+/// Not run against nats-server: its TLS connections cannot retry. Go's crypto/tls leaves a
+/// connection unusable after a write times out (every later write fails at once), so the
+/// flush after the first deadline writes nothing and nats-server closes the client
+/// (`Slow Consumer Detected`, then `State` 50 µs later with 0 bytes written). We keep the
+/// policy's meaning over TLS too.
+#[test]
+fn write_timeout_retry_keeps_a_slowly_read_tls_client() {
+    const MSGS: usize = 1024;
+    if is_go() {
+        eprintln!("skipping: nats-server's TLS connections cannot retry a timed-out write");
+        return;
+    }
+    let pki = Pki::new();
+    let conf = format!(
+        "{}\nwrite_deadline: \"500ms\"\nwrite_timeout: retry\n",
+        pki.tls_block("")
+    );
+    let server = Server::start_sharded_with_config(1, &conf, &[]);
+    let cfg = pki.client_config(None, &[&TLS13, &TLS12]);
+    let mut sub = TlsRaw::connect(server.port(), cfg.clone(), false).expect("handshake");
+    common::small_receive_buffer(&sub.reader.get_ref().sock);
+    sub.send(b"CONNECT {\"verbose\":false}\r\nSUB big 1\r\nPING\r\n")
+        .unwrap();
+    sub.expect("PONG\r\n").expect("PONG over TLS");
+    let mut publisher = TlsRaw::connect(server.port(), cfg, false).expect("handshake");
+    publisher
+        .send(b"CONNECT {\"verbose\":false}\r\nPING\r\n")
+        .unwrap();
+    publisher.expect("PONG\r\n").unwrap();
+    let frame = common::pub_frame("big", &vec![b'x'; 16 * 1024]);
+    for _ in 0..MSGS / 64 {
+        publisher.send(&frame.repeat(64)).unwrap();
+    }
+    publisher.send(b"PING\r\n").unwrap();
+    publisher.expect("PONG\r\n").unwrap();
+
+    let sock = &sub.reader.get_ref().sock;
+    sock.set_read_timeout(Some(Duration::from_millis(20)))
+        .unwrap();
+    let mut msgs = common::PatternCount::new(b"MSG big 1 ");
+    let mut buf = vec![0u8; 256 * 1024];
+    let give_up = Instant::now() + Duration::from_secs(30);
+    'reading: while msgs.count < MSGS && Instant::now() < give_up {
+        // A read returns at most a TLS record: take about 256 KiB per turn.
+        let mut turn = 0;
+        while turn < buf.len() {
+            match sub.reader.read(&mut buf[turn..]) {
+                Ok(0) => break 'reading,
+                Ok(n) => turn += n,
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break,
+                Err(e) => panic!("subscriber: {e}; {:#?}", server.logs()),
+            }
+        }
+        msgs.feed(&buf[..turn]);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(msgs.count, MSGS, "{:#?}", server.logs());
+    server.wait_for_log("Slow Consumer Detected", WAIT);
+    server.wait_for_log("Slow Consumer Recovered", WAIT);
+}

@@ -23,8 +23,8 @@ const PAYLOAD: usize = 16 * 1024;
 enum Reader {
     /// Not at all (its buffers fill and nothing more can be written).
     Stalled,
-    /// 256 KiB every 50 ms: about 5 MiB/s, so one flush of megabytes takes seconds, but
-    /// bytes move in every deadline (500 ms).
+    /// What the 64 KiB receive buffer holds, every 20 ms: about 3 MiB/s, so one flush of
+    /// megabytes takes seconds, but bytes move in every deadline (500 ms).
     Trickle,
 }
 
@@ -71,17 +71,17 @@ fn flood(conf: &str, reader: Reader) -> Outcome {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
-    let mut got = Vec::new();
+    let mut msgs = common::PatternCount::new(b"MSG big 1 ");
     let mut buf = vec![0u8; 256 * 1024];
     let mut closed = false;
     let give_up = Instant::now() + Duration::from_secs(30);
-    while count_msgs(&got) < MSGS && Instant::now() < give_up {
+    while msgs.count < MSGS && Instant::now() < give_up {
         match stream.read(&mut buf) {
             Ok(0) => {
                 closed = true;
                 break;
             }
-            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Ok(n) => msgs.feed(&buf[..n]),
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
             Err(_) => {
                 closed = true;
@@ -89,12 +89,12 @@ fn flood(conf: &str, reader: Reader) -> Outcome {
             }
         }
         if let Reader::Trickle = reader {
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
     Outcome {
         _conns: (sub, publisher),
-        msgs: count_msgs(&got),
+        msgs: msgs.count,
         server,
         http,
         closed,
@@ -109,10 +109,6 @@ fn closed_as_slow(http: u16) -> bool {
             all.iter()
                 .any(|c| c["reason"] == "Slow Consumer (Write Deadline)")
         })
-}
-
-fn count_msgs(bytes: &[u8]) -> usize {
-    bytes.windows(10).filter(|w| w == b"MSG big 1 ").count()
 }
 
 fn notices(server: &Server, what: &str) -> usize {

@@ -776,6 +776,35 @@ impl Raw {
     }
 }
 
+/// Counts occurrences of a pattern in a byte stream fed in pieces (matches that straddle two
+/// pieces included), without keeping the stream.
+pub struct PatternCount {
+    pattern: &'static [u8],
+    tail: Vec<u8>,
+    pub count: usize,
+}
+
+impl PatternCount {
+    pub fn new(pattern: &'static [u8]) -> PatternCount {
+        PatternCount {
+            pattern,
+            tail: Vec::new(),
+            count: 0,
+        }
+    }
+
+    pub fn feed(&mut self, bytes: &[u8]) {
+        let keep = self.pattern.len() - 1;
+        let mut joined = std::mem::take(&mut self.tail);
+        joined.extend_from_slice(bytes);
+        self.count += joined
+            .windows(self.pattern.len())
+            .filter(|w| *w == self.pattern)
+            .count();
+        self.tail = joined[joined.len().saturating_sub(keep)..].to_vec();
+    }
+}
+
 /// Shrinks a socket's receive buffer to 64 KiB, so that bytes a test reads slowly wait in
 /// the sender rather than in this side's kernel buffer.
 pub fn small_receive_buffer(stream: &TcpStream) {
