@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use super::auth::{self, AuthorizationConfig};
 use super::cluster::{self, ClusterConfig};
-use super::gofmt::{duration_string, go_quote, parse_duration};
+use super::gofmt::{go_quote, parse_duration};
 use super::parser::{self, Item, Map, Pos, Value};
 use super::tls::{self, TlsConfig};
+use shards::monitor::format::go_duration_ns;
 
 /// Every option a config file can set for a single nats-tpc server. `None`
 /// means the file did not set it, so the caller applies its default (and
@@ -273,7 +274,7 @@ impl Report {
                 &it.pos,
                 format_args!(
                     "invalid {field} of {}, needs to be positive",
-                    duration_string(nanos)
+                    go_duration_ns(nanos)
                 ),
             );
             return None;
@@ -557,7 +558,7 @@ fn top_level(o: &mut ConfigOptions, r: &mut Report, key: &str, lower: &str, it: 
                     &it.pos,
                     format_args!(
                         "invalid lame_duck_duration of {}, minimum is 30 seconds",
-                        duration_string(n)
+                        go_duration_ns(n)
                     ),
                 ),
                 Ok(n) => o.lame_duck_duration = Some(Duration::from_nanos(n as u64)),

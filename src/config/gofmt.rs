@@ -99,46 +99,6 @@ pub(crate) fn parse_duration(orig: &str) -> Result<i64, String> {
     Ok(if neg { -t } else { t } as i64)
 }
 
-/// Formats nanoseconds like Go's `time.Duration.String` (`1m30s`, `100ms`).
-pub(crate) fn duration_string(d: i64) -> String {
-    let sign = if d < 0 { "-" } else { "" };
-    let u = u128::from(d.unsigned_abs());
-    if u == 0 {
-        return "0s".to_string();
-    }
-    if u < 1_000_000_000 {
-        let (unit, div) = if u < 1_000 {
-            ("ns", 1)
-        } else if u < 1_000_000 {
-            ("µs", 1_000)
-        } else {
-            ("ms", 1_000_000)
-        };
-        return format!("{sign}{}{unit}", frac(u, div));
-    }
-    let secs = frac(u % 60_000_000_000, 1_000_000_000);
-    let mins = u / 60_000_000_000;
-    if mins == 0 {
-        return format!("{sign}{secs}s");
-    }
-    let (h, m) = (mins / 60, mins % 60);
-    if h == 0 {
-        format!("{sign}{m}m{secs}s")
-    } else {
-        format!("{sign}{h}h{m}m{secs}s")
-    }
-}
-
-fn frac(v: u128, div: u128) -> String {
-    let (int, rest) = (v / div, v % div);
-    if rest == 0 {
-        return int.to_string();
-    }
-    let width = div.to_string().len() - 1;
-    let digits = format!("{rest:0width$}");
-    format!("{int}.{}", digits.trim_end_matches('0'))
-}
-
 /// Quotes like Go's `%q`/`strconv.Quote`.
 pub(crate) fn go_quote(s: &str) -> String {
     shards::goquote::quote(s.as_bytes())
@@ -181,18 +141,6 @@ mod tests {
             parse_duration("9999999999h"),
             Err("time: invalid duration \"9999999999h\"".into())
         );
-    }
-
-    #[test]
-    fn duration_strings_like_go() {
-        assert_eq!(duration_string(10_000_000_000), "10s");
-        assert_eq!(duration_string(90_000_000_000), "1m30s");
-        assert_eq!(duration_string(7_200_000_000_000), "2h0m0s");
-        assert_eq!(duration_string(1_500_000_000), "1.5s");
-        assert_eq!(duration_string(100_000_000), "100ms");
-        assert_eq!(duration_string(1_500), "1.5µs");
-        assert_eq!(duration_string(0), "0s");
-        assert_eq!(duration_string(-2_000_000_000), "-2s");
     }
 
     #[test]

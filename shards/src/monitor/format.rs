@@ -64,9 +64,16 @@ pub fn uptime(d: Duration) -> String {
     }
 }
 
-/// Go's `time.Duration.String()`: `1m0s`, `2.5s`, `500ms`, `0s`.
+/// Go's `time.Duration.String()`: `1m0s`, `2.5s`, `500ms`, `0s` (a Go duration is an
+/// `i64` of nanoseconds: longer ones print as its largest).
 pub fn go_duration(d: Duration) -> String {
-    let ns = d.as_nanos();
+    go_duration_ns(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+/// [`go_duration`] of a signed count of nanoseconds (`-2s`), as config values may be.
+pub fn go_duration_ns(d: i64) -> String {
+    let sign = if d < 0 { "-" } else { "" };
+    let ns = u128::from(d.unsigned_abs());
     if ns == 0 {
         return "0s".into();
     }
@@ -78,17 +85,17 @@ pub fn go_duration(d: Duration) -> String {
         } else {
             ("ms", 1_000_000)
         };
-        return format!("{}{unit}", frac(ns, div));
+        return format!("{sign}{}{unit}", frac(ns, div));
     }
     let h = ns / 3_600_000_000_000;
     let m = ns / 60_000_000_000 % 60;
     let s = frac(ns % 60_000_000_000, 1_000_000_000);
     if h > 0 {
-        format!("{h}h{m}m{s}s")
+        format!("{sign}{h}h{m}m{s}s")
     } else if m > 0 {
-        format!("{m}m{s}s")
+        format!("{sign}{m}m{s}s")
     } else {
-        format!("{s}s")
+        format!("{sign}{s}s")
     }
 }
 
@@ -140,5 +147,9 @@ mod tests {
         for (d, want) in cases {
             assert_eq!(go_duration(d), want, "{d:?}");
         }
+        assert_eq!(go_duration_ns(7_200_000_000_000), "2h0m0s");
+        assert_eq!(go_duration_ns(1_500), "1.5µs");
+        assert_eq!(go_duration_ns(-2_000_000_000), "-2s");
+        assert_eq!(go_duration(Duration::MAX), "2562047h47m16.854775807s");
     }
 }
