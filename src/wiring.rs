@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use clap::ArgMatches;
 use shards::auth::{self as engine, AuthConfig, Secret};
-use shards::options::{ClusterOpts, Options, RouteUrl, SubjectPerm, TlsOpts, WritePolicy};
+use shards::options::{ClusterOpts, Options, RouteUrl, SubjectPerm, TlsOpts};
 
 use crate::config::auth as conf;
-use crate::config::{ConfigOptions, WriteTimeoutPolicy};
+use crate::config::ConfigOptions;
 use crate::logging::LogOptions;
 use crate::process::ProcessOptions;
 
@@ -67,15 +67,6 @@ fn refuse_unsupported(c: &ConfigOptions) -> Result<(), String> {
             "configuration uses features nats-tpc does not support yet: {}",
             missing.join(", ")
         ))
-    }
-}
-
-/// The engine's `write_timeout` policy for the config's.
-fn write_policy(p: WriteTimeoutPolicy) -> WritePolicy {
-    match p {
-        WriteTimeoutPolicy::Default => WritePolicy::Default,
-        WriteTimeoutPolicy::Close => WritePolicy::Close,
-        WriteTimeoutPolicy::Retry => WritePolicy::Retry,
     }
 }
 
@@ -268,7 +259,7 @@ fn cluster_from_config(cl: &crate::config::cluster::ClusterConfig) -> Result<Clu
     }
     co.write_deadline = cl.write_deadline;
     if let Some(p) = cl.write_timeout {
-        co.write_timeout = write_policy(p);
+        co.write_timeout = p;
     }
     if let Some(p) = &cl.permissions {
         co.import = perm(&p.import);
@@ -389,7 +380,7 @@ fn apply_config(o: &mut Options, lo: &mut LogOptions, c: &ConfigOptions) -> Resu
         o.write_deadline = d;
     }
     if let Some(p) = c.write_timeout {
-        o.write_timeout = write_policy(p);
+        o.write_timeout = p;
     }
     if let Some(b) = c.no_header_support {
         o.no_header_support = b;

@@ -6,12 +6,14 @@
 use std::path::Path;
 use std::time::Duration;
 
+use shards::monitor::format::go_duration_ns;
+use shards::options::WritePolicy;
+
 use super::auth::{self, AuthorizationConfig};
 use super::cluster::{self, ClusterConfig};
 use super::gofmt::{go_quote, parse_duration};
 use super::parser::{self, Item, Map, Pos, Value};
 use super::tls::{self, TlsConfig};
-use shards::monitor::format::go_duration_ns;
 
 /// Every option a config file can set for a single nats-tpc server. `None`
 /// means the file did not set it, so the caller applies its default (and
@@ -44,7 +46,7 @@ pub struct ConfigOptions {
     pub ping_interval: Option<Duration>,
     pub ping_max: Option<i64>,
     pub write_deadline: Option<Duration>,
-    pub write_timeout: Option<WriteTimeoutPolicy>,
+    pub write_timeout: Option<WritePolicy>,
     pub debug: Option<bool>,
     /// `trace`; `trace_verbose: true` and `trace_headers: true` set it too.
     pub trace: Option<bool>,
@@ -97,14 +99,6 @@ pub struct ConfigOptions {
     pub server_tags: Option<Vec<String>>,
     pub server_metadata: Option<Vec<(String, String)>>,
     pub feature_flags: Option<Vec<(String, bool)>>,
-}
-
-/// `write_timeout`: what to do with a client whose writes stall.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WriteTimeoutPolicy {
-    Default,
-    Close,
-    Retry,
 }
 
 /// Reads, parses and checks the config file at `path`.
@@ -282,11 +276,11 @@ impl Report {
         Some(Duration::from_nanos(nanos as u64))
     }
 
-    pub(crate) fn write_timeout(&mut self, it: &Item) -> Option<WriteTimeoutPolicy> {
+    pub(crate) fn write_timeout(&mut self, it: &Item) -> Option<WritePolicy> {
         match self.str(it)? {
-            "default" => Some(WriteTimeoutPolicy::Default),
-            "close" => Some(WriteTimeoutPolicy::Close),
-            "retry" => Some(WriteTimeoutPolicy::Retry),
+            "default" => Some(WritePolicy::Default),
+            "close" => Some(WritePolicy::Close),
+            "retry" => Some(WritePolicy::Retry),
             _ => {
                 self.err(
                     &it.pos,

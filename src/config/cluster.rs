@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use super::apply::{parse_listen, Report, WriteTimeoutPolicy};
+use shards::options::WritePolicy;
+
+use super::apply::{parse_listen, Report};
 use super::auth::{self, SubjectPermission};
 use super::gofmt::{go_quote, parse_duration};
 use super::parser::{Item, Value};
@@ -39,7 +41,7 @@ pub struct ClusterConfig {
     pub ping_interval: Option<Duration>,
     pub ping_max: Option<i64>,
     pub write_deadline: Option<Duration>,
-    pub write_timeout: Option<WriteTimeoutPolicy>,
+    pub write_timeout: Option<WritePolicy>,
 }
 
 /// Credentials routes must present.

@@ -33,7 +33,7 @@ mod difftable;
 mod tests;
 
 #[allow(unused_imports)]
-pub use apply::{load, ConfigOptions, WriteTimeoutPolicy};
+pub use apply::{load, ConfigOptions};
 #[allow(unused_imports)]
 pub use auth::{
     AuthorizationConfig, Permissions, ResponsePermission, SubjectPermission, UserConfig,

@@ -22,9 +22,10 @@
 
 use std::path::Path;
 
-use super::apply::{load, WriteTimeoutPolicy};
+use super::apply::load;
 use super::auth::ResponsePermission;
 use super::ConfigOptions;
+use shards::options::WritePolicy;
 use std::time::Duration;
 
 const DIR: &str = "src/config/testdata";
@@ -306,7 +307,7 @@ fn misc_options_load() {
     let o = load_ok("misc_ok.conf");
     assert_eq!((o.host.as_deref(), o.port), (Some("127.0.0.1"), Some(4999)));
     assert_eq!((o.http_host.as_deref(), o.http_port), (None, Some(8222)));
-    assert_eq!(o.write_timeout, Some(WriteTimeoutPolicy::Retry));
+    assert_eq!(o.write_timeout, Some(WritePolicy::Retry));
     assert_eq!(o.lame_duck_duration, Some(Duration::from_secs(120)));
     assert_eq!(o.lame_duck_grace_period, Some(Duration::from_secs(10)));
     assert_eq!((o.trace_verbose, o.trace), (Some(true), Some(true)));
@@ -344,7 +345,7 @@ fn cluster_block_loads() {
     let export = p.export.unwrap_or_default();
     assert_eq!(export.deny, Some(vec!["b.secret".to_string()]));
     assert_eq!(c.ping_interval, Some(Duration::from_secs(20)));
-    assert_eq!(c.write_timeout, Some(WriteTimeoutPolicy::Close));
+    assert_eq!(c.write_timeout, Some(WritePolicy::Close));
 }
 
 #[test]

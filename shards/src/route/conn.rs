@@ -640,7 +640,7 @@ async fn pinger(router: Rc<Router>, route: Rc<Route>) {
         };
         if stale {
             debug!("{} - Stale Router Connection - Closing", route.prefix());
-            router.stale_routes.set(router.stale_routes.get() + 1);
+            crate::stats::add(&router.stale_routes, 1);
             route.queue_err("Stale Connection");
             route.close(RouteClose::StaleConnection);
             return;
