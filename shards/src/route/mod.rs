@@ -94,6 +94,12 @@ pub struct RouterState {
     closed_traffic: Traffic,
 }
 
+/// The routes' write deadline: the `cluster {}` block's, or else the top-level one
+/// (client.go: `opts.Cluster.WriteDeadline` only when set).
+fn route_deadline(c: &ClusterOpts, o: &crate::options::Options) -> std::time::Duration {
+    c.write_deadline.unwrap_or(o.write_deadline)
+}
+
 /// The longest the router holds one batch from a shard for a route far behind.
 const ROUTE_STALL_MAX: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -178,7 +184,7 @@ impl Router {
             .collect();
         self_addrs.push(listen);
         let max_pending = shared.opts().max_pending;
-        let write_deadline = copts.write_deadline.unwrap_or(shared.opts().write_deadline);
+        let write_deadline = route_deadline(&copts, &shared.opts());
         Rc::new(Router {
             max_pending: Cell::new(max_pending),
             write_deadline: Cell::new(write_deadline),

@@ -43,9 +43,8 @@ impl Router {
             if let Some(new) = self.shared.opts().cluster.clone() {
                 self.apply_reload(new).await;
             }
-            let deadline = self.copts().write_deadline;
             self.write_deadline
-                .set(deadline.unwrap_or(self.shared.opts().write_deadline));
+                .set(super::route_deadline(&self.copts(), &self.shared.opts()));
             if let Some(a) = self.shared.opts_applied.get(self.shared.nshards) {
                 a.store(now, std::sync::atomic::Ordering::Release);
             }

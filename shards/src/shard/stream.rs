@@ -108,13 +108,13 @@ pub enum Bounded {
 
 /// Writes all of `buf` like [`write_all`], bounded by `deadline` as nats-server bounds a
 /// flush (client.go `flushOutbound`, `handleWriteTimeout`). Each time the deadline passes
-/// it logs nats-server's notice under the connection's `prefix` (`Slow Consumer Detected`, then `State`) and
-/// tells `late(first, going_on)`; the write then goes on only if `retry` (the
-/// `write_timeout: retry` policy) and some bytes went out since the last deadline, and
-/// otherwise ends in [`Bounded::Deadline`] with the rest unwritten. A write that passed a
-/// deadline and completes logs `Slow Consumer Recovered`. `written` is what the caller
-/// already wrote of this flush: it counts as progress, as nats-server counts every byte of
-/// the flush.
+/// it logs nats-server's notice under the connection's `prefix` (`Slow Consumer
+/// Detected`, then `State`) and tells `late(first, going_on)`; the write then goes on only
+/// if `retry` (the `write_timeout: retry` policy) and some bytes went out since the last
+/// deadline, and otherwise ends in [`Bounded::Deadline`] with the rest unwritten. A write
+/// that passed a deadline and completes logs `Slow Consumer Recovered`. `written` is what
+/// the caller already wrote of this flush: it counts as progress, as nats-server counts
+/// every byte of the flush.
 pub async fn write_bounded(
     stream: &Shared,
     buf: &[u8],
